@@ -1,0 +1,119 @@
+"""The `ilsvrc` command: a table of subcommands -> functions. No logic lives here.
+
+Each row names the function that does the work (imported only when that command runs, so
+`--help` stays fast) and its arguments; the parsed arguments are passed as keywords.
+"""
+from __future__ import annotations
+
+import argparse
+import importlib
+import sys
+from dataclasses import dataclass, field
+
+from ilsvrc import __version__
+from ilsvrc.errors import IlsvrcError
+
+
+def arg(*names, **kwargs):
+    return names, kwargs
+
+
+JSON = arg("--json", action="store_true", help="print machine-readable JSON instead of a table")
+KIND = arg("--kind", default=None, metavar="FORMAT",
+           help="force the data format instead of detecting it "
+                "(packed, ilsvrc2012, voc, caltech, cifar, idx, folder)")
+
+
+@dataclass(frozen=True)
+class Command:
+    path: tuple[str, ...]
+    target: str  # "module:function"
+    help: str
+    args: list = field(default_factory=list)
+
+
+COMMANDS = [
+    Command(("data", "prepare"), "ilsvrc.data.prepare:prepare_command",
+            "convert any dataset into the packed format that training reads", [
+                arg("source", help="a dataset name (fashion-mnist, mnist, ...) or a path in any known format"),
+                arg("--out", required=True, help="the packed dataset folder to write"),
+                KIND,
+                arg("--splits", default=None, help="comma-separated splits to convert (default: all)"),
+                arg("--shorter-side", type=int, default=256,
+                    help="resize large images so the shorter side is this many pixels (default 256, as the paper)"),
+                arg("--quality", type=int, default=90, help="JPEG quality of re-encoded large images (default 90)"),
+                arg("--shard-size", type=int, default=None,
+                    help="samples per shard (default: 10000 raw, 2000 encoded)"),
+                arg("--workers", type=int, default=None, help="decoding processes (default: all cores)"),
+            ]),
+    Command(("data", "info"), "ilsvrc.data.info:info_command",
+            "show a dataset's splits, counts, classes, image sizes and statistics", [
+                arg("dataset", help="a packed folder, a dataset name or a path in any known format"),
+                KIND, JSON,
+            ]),
+    Command(("data", "synth"), "ilsvrc.data.synth:synth_command",
+            "write ILSVRC-2012-format archives (train tar, val tar, devkit) from bundled natural photos", [
+                arg("--out", required=True, help="folder for the three archives"),
+                arg("--classes", type=int, default=10, help="number of synsets (default 10, at most 1000)"),
+                arg("--train-per-class", type=int, default=20, help="training images per synset (default 20)"),
+                arg("--val-per-class", type=int, default=5, help="validation images per synset (default 5)"),
+                arg("--seed", type=int, default=0, help="random seed (default 0)"),
+            ]),
+    Command(("data", "download"), "ilsvrc.data.sources:download_command",
+            "download a named dataset into the cache and verify its checksums", [
+                arg("name", help="mnist, fashion-mnist, cifar10 or cifar100"),
+                arg("--root", default=None, help="where to put it (default: $ILSVRC_DATA or ~/.cache/ilsvrc)"),
+            ]),
+    Command(("data", "wordnet"), "ilsvrc.data.wordnet:wordnet_command",
+            "look up ImageNet wnids in WordNet 3.0: names, gloss, hypernym path", [
+                arg("wnids", nargs="+", help="one or more wnids such as n02084071"),
+                arg("--root", default=None, help="WordNet folder (default /usr/share/wordnet)"),
+                JSON,
+            ]),
+]
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="ilsvrc", description="ILSVRC 2012 and the road to it: datasets, models, training, evaluation.")
+    parser.add_argument("--version", action="version", version=f"ilsvrc {__version__}")
+    groups: dict[tuple[str, ...], argparse._SubParsersAction] = {(): parser.add_subparsers(metavar="COMMAND")}
+    for command in COMMANDS:
+        for depth in range(1, len(command.path)):
+            prefix = command.path[:depth]
+            if prefix not in groups:
+                group = groups[prefix[:-1]].add_parser(prefix[-1], help=f"{prefix[-1]} commands")
+                group.set_defaults(_group=group)
+                groups[prefix] = group.add_subparsers(metavar="COMMAND")
+        sub = groups[command.path[:-1]].add_parser(command.path[-1], help=command.help, description=command.help)
+        for names, kwargs in command.args:
+            sub.add_argument(*names, **kwargs)
+        sub.set_defaults(_target=command.target)
+    parser.set_defaults(_group=parser)
+    return parser
+
+
+def call(target: str, options: dict):
+    module, function = target.split(":")
+    return getattr(importlib.import_module(module), function)(**options)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = build_parser()
+    args = vars(parser.parse_args(argv))
+    group = args.pop("_group")
+    target = args.pop("_target", None)
+    if target is None:
+        group.print_help()
+        return 2
+    try:
+        result = call(target, args)
+    except IlsvrcError as e:
+        print(f"ilsvrc: error: {e}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        print("ilsvrc: interrupted", file=sys.stderr)
+        return 130
+    except BrokenPipeError:
+        return 0
+    return int(result or 0)

@@ -1,0 +1,50 @@
+"""The data layer: one interface (`Dataset`) over every format of the road to ImageNet.
+
+    from ilsvrc.data import open_dataset
+    ds = open_dataset("fashion-mnist", "train")    # a named source, or a path in any known format
+"""
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+from ilsvrc.data.base import Dataset
+from ilsvrc.data.readers import READERS, reader
+from ilsvrc.errors import DataError
+
+__all__ = ["Dataset", "open_dataset", "detect_kind", "resolve", "available_splits"]
+
+
+def resolve(path_or_name: str | os.PathLike) -> Path:
+    """A path as given, or the local copy of a named source such as 'fashion-mnist'."""
+    p = Path(path_or_name)
+    if p.exists():
+        return p
+    from ilsvrc.data import sources
+
+    if str(path_or_name) in sources.NAMED:
+        return sources.locate(str(path_or_name))
+    raise DataError(p, "no such file or directory, and not a known dataset name "
+                       f"({', '.join(sorted(sources.NAMED))})")
+
+
+def detect_kind(path: str | os.PathLike) -> str:
+    """The format of the data at `path`, by the first reader that recognises it."""
+    p = Path(path)
+    for kind in READERS:
+        if reader(kind).detect(p):
+            return kind
+    raise DataError(p, f"not a recognised dataset (formats: {', '.join(READERS)}); use --kind to force one")
+
+
+def open_dataset(path_or_name: str | os.PathLike, split: str = "train", kind: str | None = None,
+                 **options) -> Dataset:
+    """Open one split of a dataset given by name or path; `kind` forces the format."""
+    path = resolve(path_or_name)
+    kind = kind or detect_kind(path)
+    return reader(kind).open(path, split, **options)
+
+
+def available_splits(path_or_name: str | os.PathLike, kind: str | None = None) -> list[str]:
+    path = resolve(path_or_name)
+    return list(reader(kind or detect_kind(path)).splits(path))

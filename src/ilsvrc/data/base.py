@@ -1,0 +1,63 @@
+"""The one interface every reader implements.
+
+    ds = ilsvrc.data.open_dataset("fashion-mnist", "train")
+    image, label = ds[0]      # (H, W, C) uint8 numpy array, int (or a multi-hot vector for VOC)
+    ds.classes, ds.class_names, ds.source(0)
+"""
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from typing import Sequence
+
+import numpy as np
+
+
+class Dataset(ABC):
+    """A labelled image collection for one split, read from one storage format.
+
+    Subclasses set `classes` (identifiers: wnids for ImageNet, names elsewhere), `class_names`
+    (human-readable, same order), `split`, and implement `__len__`, `image`, `label`, `source`.
+    `multilabel` datasets (PASCAL VOC) return a multi-hot uint8 vector instead of an int label.
+    """
+
+    kind: str = "?"
+    multilabel: bool = False
+    classes: Sequence[str] = ()
+    class_names: Sequence[str] = ()
+    split: str = ""
+
+    @abstractmethod
+    def __len__(self) -> int: ...
+
+    @abstractmethod
+    def image(self, i: int) -> np.ndarray:
+        """The i-th image as an (H, W, C) uint8 array, C = 1 or 3."""
+
+    @abstractmethod
+    def label(self, i: int) -> int | np.ndarray:
+        """The i-th label, without decoding the image."""
+
+    @abstractmethod
+    def source(self, i: int) -> str:
+        """Where the i-th sample came from: a file name or a record, e.g. 'ILSVRC2012_val_00000001.JPEG'."""
+
+    def __getitem__(self, i: int):
+        i = self._check_index(i)
+        return self.image(i), self.label(i)
+
+    def labels(self) -> np.ndarray:
+        """All labels as one array: (N,) int64, or (N, K) uint8 multi-hot for multi-label data."""
+        if self.multilabel:
+            return np.stack([self.label(i) for i in range(len(self))]).astype(np.uint8)
+        return np.fromiter((self.label(i) for i in range(len(self))), dtype=np.int64, count=len(self))
+
+    def _check_index(self, i: int) -> int:
+        n = len(self)
+        if i < 0:
+            i += n
+        if not 0 <= i < n:
+            raise IndexError(f"index {i} out of range for a dataset of {n} samples")
+        return i
+
+    def __repr__(self) -> str:
+        return f"<{type(self).__name__} kind={self.kind} split={self.split} n={len(self)} classes={len(self.classes)}>"

@@ -1,0 +1,21 @@
+"""User-facing errors: the CLI prints them as one line and exits non-zero, never a traceback."""
+from __future__ import annotations
+
+import os
+
+
+class IlsvrcError(Exception):
+    """An error caused by the user's input or environment, with a message fit to print as is."""
+
+
+class DataError(IlsvrcError):
+    """Bad or missing data: the message names the file (or record) and the problem."""
+
+    def __init__(self, where: str | os.PathLike, problem: str):
+        self.where = str(where)
+        self.problem = problem
+        super().__init__(f"{self.where}: {problem}")
+
+
+class ConfigError(IlsvrcError):
+    """A bad option, flag or configuration value."""
