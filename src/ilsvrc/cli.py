@@ -33,6 +33,11 @@ class Command:
 
 
 COMMANDS = [
+    Command(("demo",), "ilsvrc.demo:demo_command",
+            "the main job: reproduce the 2012 moment in miniature on the embedded dataset", [
+                arg("--data", default="fashion-mnist", help="a dataset name or path (default: fashion-mnist)"),
+                arg("--out", default="runs/demo", help="output folder (default: runs/demo)"),
+            ]),
     Command(("data", "prepare"), "ilsvrc.data.prepare:prepare_command",
             "convert any dataset into the packed format that training reads", [
                 arg("source", help="a dataset name (fashion-mnist, mnist, ...) or a path in any known format"),
@@ -61,7 +66,7 @@ COMMANDS = [
             ]),
     Command(("data", "download"), "ilsvrc.data.sources:download_command",
             "download a named dataset into the cache and verify its checksums", [
-                arg("name", help="mnist, fashion-mnist, cifar10 or cifar100"),
+                arg("name", help="mnist, fashion-mnist, kmnist, cifar10, cifar10-binary, cifar100 or cifar100-binary"),
                 arg("--root", default=None, help="where to put it (default: $ILSVRC_DATA or ~/.cache/ilsvrc)"),
             ]),
     Command(("data", "wordnet"), "ilsvrc.data.wordnet:wordnet_command",

@@ -1,0 +1,145 @@
+"""The packed format that training reads: `ilsvrc data prepare` writes it, `open_dataset(DIR, split)` reads it.
+
+    DIR/index.json            format, version, classes, per split: count, storage, shards + checksums, stats
+    DIR/<split>-00000.shard   see ilsvrc.data.shards: labels, sources, and the images
+    DIR/<split>-stats.npz     mean image, per-channel mean/std, RGB covariance eigen-decomposition
+
+Small images (MNIST, CIFAR) are stored raw as one (N, H, W, C) uint8 section per shard, so a batch
+is a slice of a memory map. Large images are stored once at their training size (shorter side
+256) as JPEG bytes plus an offsets section, decoded with libjpeg-turbo when read.
+"""
+from __future__ import annotations
+
+import bisect
+import json
+from functools import cached_property
+from pathlib import Path
+
+import numpy as np
+
+from ilsvrc.data.base import Dataset
+from ilsvrc.data.shards import Shard
+from ilsvrc.errors import DataError
+
+KIND = "packed"
+INDEX = "index.json"
+FORMAT = "ilsvrc-packed"
+FORMAT_VERSION = 1
+
+
+def detect(path: Path) -> bool:
+    return (Path(path) / INDEX).is_file()
+
+
+def read_index(root: str | Path) -> dict:
+    path = Path(root) / INDEX
+    try:
+        index = json.loads(path.read_text())
+    except FileNotFoundError:
+        raise DataError(path, "missing: not a packed dataset (run `ilsvrc data prepare` first)") from None
+    except (OSError, ValueError) as e:
+        raise DataError(path, f"unreadable packed index ({e})") from None
+    if index.get("format") != FORMAT:
+        raise DataError(path, "not an ilsvrc packed index")
+    if index.get("version") != FORMAT_VERSION:
+        raise DataError(path, f"packed format version {index.get('version')}, this ilsvrc reads {FORMAT_VERSION}")
+    return index
+
+
+def splits(path: Path) -> list[str]:
+    return list(read_index(path)["splits"])
+
+
+def open(path: Path, split: str = "train", **options) -> "PackedDataset":  # noqa: A001 (reader interface)
+    return PackedDataset(path, split, **options)
+
+
+class PackedDataset(Dataset):
+    kind = KIND
+
+    def __init__(self, root: str | Path, split: str = "train"):
+        self.root = Path(root)
+        index = read_index(self.root)
+        if split not in index["splits"]:
+            raise DataError(self.root, f"no split {split!r} (splits: {', '.join(index['splits'])})")
+        self.split = split
+        self.info = index["splits"][split]
+        self.classes = index["classes"]
+        self.class_names = index["class_names"]
+        self.multilabel = index.get("multilabel", False)
+        self.storage = self.info["storage"]
+        self._shard_files = [s["file"] for s in self.info["shards"]]
+        self._ends = list(np.cumsum([s["n"] for s in self.info["shards"]]))
+        self._shards: dict[int, Shard] = {}
+
+    def __len__(self) -> int:
+        return int(self._ends[-1]) if self._ends else 0
+
+    # Shards are opened lazily, so a dataset handed to DataLoader workers maps files in each worker.
+    def _shard(self, k: int) -> Shard:
+        if k not in self._shards:
+            self._shards[k] = Shard(self.root / self._shard_files[k])
+        return self._shards[k]
+
+    def _locate(self, i: int) -> tuple[Shard, int]:
+        i = self._check_index(i)
+        k = bisect.bisect_right(self._ends, i)
+        return self._shard(k), i - (int(self._ends[k - 1]) if k else 0)
+
+    def image(self, i: int) -> np.ndarray:
+        shard, j = self._locate(i)
+        if self.storage == "raw":
+            return np.array(shard.section("images")[j])
+        return _decode_jpeg(self.encoded(i), self.root / shard.path.name, j)
+
+    def encoded(self, i: int) -> bytes:
+        """The stored JPEG bytes of sample i (encoded storage only), for decoders that scale in the DCT."""
+        shard, j = self._locate(i)
+        offsets = shard.section("offsets")
+        return bytes(shard.section("data")[offsets[j]:offsets[j + 1]])
+
+    def label(self, i: int):
+        shard, j = self._locate(i)
+        label = shard.section("labels")[j]
+        return np.array(label) if self.multilabel else int(label)
+
+    def labels(self) -> np.ndarray:
+        parts = [self._shard(k).section("labels") for k in range(len(self._shard_files))]
+        return np.concatenate(parts) if parts else np.zeros(0, np.int64)
+
+    def source(self, i: int) -> str:
+        shard, j = self._locate(i)
+        return shard.header["sources"][j]
+
+    def images_array(self) -> np.ndarray:
+        """All images of a raw-storage split as one (N, H, W, C) uint8 array in memory (small datasets)."""
+        if self.storage != "raw":
+            raise DataError(self.root, f"split {self.split!r} stores encoded images; decode them one by one")
+        return np.concatenate([self._shard(k).section("images") for k in range(len(self._shard_files))])
+
+    @cached_property
+    def stats(self) -> dict[str, np.ndarray]:
+        """mean_image, mean, std, eigvals, eigvecs (pixel scale 0..255) of this split."""
+        path = self.root / self.info["stats_file"]
+        try:
+            with np.load(path) as z:
+                return {k: z[k] for k in z.files}
+        except (OSError, ValueError) as e:
+            raise DataError(path, f"unreadable statistics ({e})") from None
+
+    def verify(self) -> None:
+        """Recompute every shard's checksum and compare it with the index."""
+        for k, entry in enumerate(self.info["shards"]):
+            if self._shard(k).verify() != entry["sha256"]:
+                raise DataError(self.root / entry["file"], "checksum differs from the one in index.json")
+
+
+def _decode_jpeg(data: bytes, shard_path: Path, j: int) -> np.ndarray:
+    import simplejpeg
+
+    try:
+        if simplejpeg.decode_jpeg_header(data)[2] == "Gray":
+            return simplejpeg.decode_jpeg(data, colorspace="GRAY")
+        return simplejpeg.decode_jpeg(data, colorspace="RGB")
+    except ValueError as e:
+        raise DataError(f"{shard_path}#{j}", f"corrupt stored image ({e})") from None

@@ -1,0 +1,125 @@
+"""Packing: round trips from IDX (raw storage) and image folders (encoded storage), resume, bad input."""
+import gzip
+import json
+import struct
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from ilsvrc.cli import main
+from ilsvrc.data import open_dataset
+from ilsvrc.data.prepare import PackOptions, prepare
+from ilsvrc.errors import ConfigError
+
+
+def write_idx(folder, prefix, images, labels):
+    folder.mkdir(parents=True, exist_ok=True)
+    n, h, w = images.shape
+    with gzip.open(folder / f"{prefix}-images-idx3-ubyte.gz", "wb") as f:
+        f.write(struct.pack(">IIII", 0x803, n, h, w) + images.tobytes())
+    with gzip.open(folder / f"{prefix}-labels-idx1-ubyte.gz", "wb") as f:
+        f.write(struct.pack(">II", 0x801, n) + labels.astype(np.uint8).tobytes())
+
+
+@pytest.fixture
+def idx_dir(tmp_path):
+    rng = np.random.default_rng(0)
+    folder = tmp_path / "digits"
+    write_idx(folder, "train", rng.integers(0, 256, (50, 28, 28), dtype=np.uint8), np.arange(50) % 10)
+    write_idx(folder, "t10k", rng.integers(0, 256, (20, 28, 28), dtype=np.uint8), np.arange(20) % 10)
+    return folder
+
+
+@pytest.fixture
+def image_tree(tmp_path):
+    rng = np.random.default_rng(1)
+    root = tmp_path / "tree"
+    for c, name in enumerate(["cat", "dog"]):
+        (root / name).mkdir(parents=True)
+        for k in range(5):
+            array = rng.integers(0, 256, (40 + 7 * k, 60 - 3 * k, 3), dtype=np.uint8)
+            Image.fromarray(array).save(root / name / f"{k}.png")
+    return root
+
+
+def test_raw_round_trip_keeps_pixels_labels_and_sources(idx_dir, tmp_path):
+    out = tmp_path / "packed"
+    prepare(idx_dir, out, options=PackOptions(shard_size=16), progress=False)
+    for split in ("train", "test"):
+        src, dst = open_dataset(idx_dir, split), open_dataset(out, split)
+        assert len(dst) == len(src) and dst.classes == list(src.classes)
+        np.testing.assert_array_equal(dst.images_array(), src.images)
+        np.testing.assert_array_equal(dst.labels(), src.labels())
+        assert [dst.source(i) for i in range(len(dst))] == [src.source(i) for i in range(len(src))]
+        image, label = dst[len(dst) - 1]
+        np.testing.assert_array_equal(image, src.images[-1])
+        stats = dst.stats
+        np.testing.assert_allclose(stats["mean_image"], src.images.mean(0), rtol=1e-5)
+        np.testing.assert_allclose(stats["mean"], [src.images.mean()])
+    index = json.loads((out / "index.json").read_text())
+    assert [s["n"] for s in index["splits"]["train"]["shards"]] == [16, 16, 16, 2]
+
+
+def test_encoded_storage_resizes_to_the_shorter_side(image_tree, tmp_path):
+    out = tmp_path / "packed"
+    prepare(image_tree, out, options=PackOptions(shorter_side=32, workers=2), progress=False)
+    ds = open_dataset(out, "train")
+    src = open_dataset(image_tree, "train")
+    assert len(ds) == 10 and ds.storage == "jpeg"
+    for i in range(len(ds)):
+        image = ds.image(i)
+        assert min(image.shape[:2]) == 32 and image.shape[2] == 3
+        h, w = src.image(i).shape[:2]
+        assert abs(image.shape[0] / image.shape[1] - h / w) < 0.05
+        assert ds.label(i) == src.label(i) and ds.source(i) == src.source(i)
+    assert ds.stats["mean_image"].shape == (32, 32, 3)
+    assert ds.stats["eigvecs"].shape == (3, 3)
+
+
+def test_rerun_resumes_keeping_finished_shards(idx_dir, tmp_path):
+    out = tmp_path / "packed"
+    prepare(idx_dir, out, options=PackOptions(shard_size=16), progress=False)
+    kept = out / "train-00000.shard"
+    redo = out / "train-00002.shard"
+    kept_mtime = kept.stat().st_mtime_ns
+    redo.write_bytes(redo.read_bytes()[:-100])  # as if killed mid-write by something that skipped the rename
+    (out / "index.json").unlink()
+    (out / "train-00003.shard.tmp").write_bytes(b"partial")
+    prepare(idx_dir, out, options=PackOptions(shard_size=16), progress=False)
+    assert kept.stat().st_mtime_ns == kept_mtime
+    assert not list(out.glob("*.tmp"))
+    ds = open_dataset(out, "train")
+    ds.verify()
+    np.testing.assert_array_equal(ds.images_array(), open_dataset(idx_dir, "train").images)
+
+
+def test_folder_without_index_is_not_a_dataset(idx_dir, tmp_path):
+    out = tmp_path / "packed"
+    prepare(idx_dir, out, options=PackOptions(shard_size=16), progress=False)
+    (out / "index.json").unlink()
+    assert main(["data", "info", str(out)]) == 1
+
+
+def test_other_recipe_in_the_same_folder_is_refused(idx_dir, tmp_path):
+    out = tmp_path / "packed"
+    prepare(idx_dir, out, options=PackOptions(shard_size=16), progress=False)
+    with pytest.raises(ConfigError, match="already holds a packed dataset"):
+        prepare(idx_dir, out, options=PackOptions(shard_size=8), progress=False)
+
+
+def test_cli_prepare_and_info_json(idx_dir, tmp_path, capsys):
+    out = tmp_path / "packed"
+    assert main(["data", "prepare", str(idx_dir), "--out", str(out)]) == 0
+    capsys.readouterr()
+    assert main(["data", "info", str(out), "--json"]) == 0
+    info = json.loads(capsys.readouterr().out)
+    assert info["splits"]["train"]["n"] == 50 and info["splits"]["test"]["n"] == 20
+    assert info["splits"]["train"]["classes"] == 10 and len(info["classes"]) == 10
+
+
+@pytest.mark.parametrize("flag", [["--quality", "0"], ["--shorter-side", "2"], ["--shard-size", "0"]])
+def test_bad_flags_are_one_line_errors(idx_dir, tmp_path, capsys, flag):
+    assert main(["data", "prepare", str(idx_dir), "--out", str(tmp_path / "o"), *flag]) == 1
+    err = capsys.readouterr().err.strip()
+    assert err.startswith("ilsvrc: error: --") and "\n" not in err
