@@ -123,3 +123,18 @@ def test_bad_flags_are_one_line_errors(idx_dir, tmp_path, capsys, flag):
     assert main(["data", "prepare", str(idx_dir), "--out", str(tmp_path / "o"), *flag]) == 1
     err = capsys.readouterr().err.strip()
     assert err.startswith("ilsvrc: error: --") and "\n" not in err
+
+
+
+def test_reader_options_reach_the_reader(tmp_path):
+    from test_caltech import make_caltech
+
+    root = tmp_path / "caltech"
+    make_caltech(root)
+    out = tmp_path / "packed"
+    assert main(["data", "prepare", str(root), "--out", str(out), "--shorter-side", "16",
+                 "--option", "train_per_class=2", "--option", "seed=3"]) == 0
+    expected = open_dataset(root, "train", train_per_class=2, seed=3)
+    packed = open_dataset(out, "train")
+    assert [packed.source(i) for i in range(len(packed))] == [expected.source(i) for i in range(len(expected))]
+    assert main(["data", "prepare", str(root), "--out", str(tmp_path / "x"), "--option", "oops"]) == 1

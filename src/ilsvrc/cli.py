@@ -24,6 +24,13 @@ KIND = arg("--kind", default=None, metavar="FORMAT",
                 "(packed, ilsvrc2012, voc, caltech, cifar, idx, folder)")
 
 
+class Parser(argparse.ArgumentParser):
+    """argparse, but a usage error is one line (the usage itself is one `--help` away)."""
+
+    def error(self, message: str):
+        self.exit(2, f"{self.prog}: error: {message} (see {self.prog} --help)\n")
+
+
 @dataclass(frozen=True)
 class Command:
     path: tuple[str, ...]
@@ -50,6 +57,9 @@ COMMANDS = [
                 arg("--shard-size", type=int, default=None,
                     help="samples per shard (default: 10000 raw, 2000 encoded)"),
                 arg("--workers", type=int, default=None, help="decoding processes (default: all cores)"),
+                arg("--option", action="append", metavar="KEY=VALUE",
+                    help="a reader option, repeatable: e.g. train_per_class=15 (Caltech), year=2007 (VOC), "
+                         "label=coarse (CIFAR-100)"),
             ]),
     Command(("data", "info"), "ilsvrc.data.info:info_command",
             "show a dataset's splits, counts, classes, image sizes and statistics", [
@@ -79,17 +89,17 @@ COMMANDS = [
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
+    parser = Parser(
         prog="ilsvrc", description="ILSVRC 2012 and the road to it: datasets, models, training, evaluation.")
     parser.add_argument("--version", action="version", version=f"ilsvrc {__version__}")
-    groups: dict[tuple[str, ...], argparse._SubParsersAction] = {(): parser.add_subparsers(metavar="COMMAND")}
+    groups = {(): parser.add_subparsers(metavar="COMMAND", parser_class=Parser)}
     for command in COMMANDS:
         for depth in range(1, len(command.path)):
             prefix = command.path[:depth]
             if prefix not in groups:
                 group = groups[prefix[:-1]].add_parser(prefix[-1], help=f"{prefix[-1]} commands")
                 group.set_defaults(_group=group)
-                groups[prefix] = group.add_subparsers(metavar="COMMAND")
+                groups[prefix] = group.add_subparsers(metavar="COMMAND", parser_class=Parser)
         sub = groups[command.path[:-1]].add_parser(command.path[-1], help=command.help, description=command.help)
         for names, kwargs in command.args:
             sub.add_argument(*names, **kwargs)

@@ -41,8 +41,16 @@ def open_dataset(path_or_name: str | os.PathLike, split: str = "train", kind: st
                  **options) -> Dataset:
     """Open one split of a dataset given by name or path; `kind` forces the format."""
     path = resolve(path_or_name)
-    kind = kind or detect_kind(path)
+    kind = kind or _named_kind(path_or_name) or detect_kind(path)
     return reader(kind).open(path, split, **options)
+
+
+def _named_kind(path_or_name) -> str | None:
+    """The format of a named source, so that its local copy needs no detection."""
+    from ilsvrc.data import sources
+
+    name = str(path_or_name)
+    return sources.NAMED[name].kind if name in sources.NAMED and not Path(name).exists() else None
 
 
 def available_splits(path_or_name: str | os.PathLike, kind: str | None = None) -> list[str]:

@@ -51,12 +51,17 @@ class PackOptions:
 
 
 def prepare(source: str | os.PathLike, out: str | os.PathLike, kind: str | None = None,
-            splits: list[str] | None = None, options: PackOptions = PackOptions(), progress: bool = True) -> dict:
-    """Pack `source` into `out`; returns the index (also written to out/index.json)."""
+            splits: list[str] | None = None, options: PackOptions = PackOptions(), progress: bool = True,
+            reader_options: dict | None = None) -> dict:
+    """Pack `source` into `out`; returns the index (also written to out/index.json).
+
+    `reader_options` go to the reader (e.g. Caltech's train_per_class, VOC's year, CIFAR-100's label).
+    """
     path = resolve(source)
     kind = kind or detect_kind(path)
     out = Path(out)
-    recipe = {"source": str(path.resolve()), "kind": kind, **asdict(options)}
+    reader_options = reader_options or {}
+    recipe = {"source": str(path.resolve()), "kind": kind, "reader_options": reader_options, **asdict(options)}
     recipe.pop("workers")
     _check_existing(out, recipe)
     out.mkdir(parents=True, exist_ok=True)
@@ -64,7 +69,7 @@ def prepare(source: str | os.PathLike, out: str | os.PathLike, kind: str | None 
         stale.unlink()  # left by an interrupted run: never valid
     index = {"format": packed.FORMAT, "version": packed.FORMAT_VERSION, "recipe": recipe, "splits": {}}
     for split in splits or available_splits(path, kind):
-        ds = open_dataset(path, split, kind)
+        ds = open_dataset(path, split, kind, **reader_options)
         index.update(classes=list(ds.classes), class_names=list(ds.class_names), multilabel=ds.multilabel)
         index["splits"][split] = _pack_split(ds, out, recipe, options, progress)
     _write_json_atomic(out / packed.INDEX, index)
@@ -202,7 +207,8 @@ def _encode_chunk(indices: range) -> tuple[list[bytes], list[str], ImageStats]:
 
 def _decode_sample(ds: Dataset, i: int, side: int) -> np.ndarray:
     if hasattr(ds, "raw"):  # encoded bytes: let the JPEG decoder scale down in the DCT
-        image = decode(ds.raw(i), ds.source(i), draft_shorter=side)
+        where = str(ds.path(i)) if hasattr(ds, "path") else ds.source(i)
+        image = decode(ds.raw(i), where, draft_shorter=side)
     else:
         image = ds.image(i)
     return np.repeat(image, 3, axis=2) if image.shape[2] == 1 else image
@@ -239,10 +245,24 @@ def _save_npz_atomic(path: Path, arrays: dict) -> None:
     os.replace(tmp, path)
 
 
+def parse_options(pairs: list[str] | None) -> dict:
+    """`["train_per_class=15", "year=2007"]` -> {"train_per_class": 15, "year": 2007} (values read as YAML)."""
+    import yaml
+
+    options = {}
+    for pair in pairs or []:
+        key, sep, value = pair.partition("=")
+        if not sep or not key:
+            raise ConfigError(f"--option takes KEY=VALUE, got {pair!r}")
+        options[key.replace("-", "_")] = yaml.safe_load(value)
+    return options
+
+
 def prepare_command(source, out, kind=None, splits=None, shorter_side=256, quality=90, shard_size=None,
-                    workers=None) -> int:
+                    workers=None, option=None) -> int:
     options = PackOptions(shorter_side, quality, shard_size, workers)
-    index = prepare(source, out, kind, splits.split(",") if splits else None, options)
+    index = prepare(source, out, kind, splits.split(",") if splits else None, options,
+                    reader_options=parse_options(option))
     for split, entry in index["splits"].items():
         rate = entry["n"] / max(entry["prepare_seconds"], 1e-9)
         print(f"{split}: {entry['n']} images, {entry['classes']} classes, {entry['storage']} storage, "

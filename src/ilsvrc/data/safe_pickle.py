@@ -1,0 +1,72 @@
+"""Load pickled data files (CIFAR's python version) without letting them run code.
+
+    from ilsvrc.data import safe_pickle
+    batch = safe_pickle.load(path)            # {b"data": ndarray, b"labels": [...], ...}
+
+A pickle is a program: any global it names is imported and may be called, so a file from the
+internet can run `os.system`. This unpickler resolves only the globals a numpy array needs to
+rebuild itself; dicts, lists, tuples, bytes, str and numbers need no global. Anything else is
+refused before it is imported, and reported as a DataError naming the file and the global.
+"""
+from __future__ import annotations
+
+import os
+import pickle
+
+import numpy as np
+
+from ilsvrc.errors import DataError
+
+try:  # numpy >= 2 moved the array reconstructor; pickles written by numpy 1 still name numpy.core
+    from numpy._core.multiarray import _reconstruct
+except ImportError:  # pragma: no cover (numpy 1.x)
+    from numpy.core.multiarray import _reconstruct
+
+ALLOWED_GLOBALS = {
+    ("numpy.core.multiarray", "_reconstruct"): _reconstruct,
+    ("numpy._core.multiarray", "_reconstruct"): _reconstruct,
+    ("numpy", "ndarray"): np.ndarray,
+    ("numpy", "dtype"): np.dtype,
+}
+
+
+class ForbiddenGlobal(pickle.UnpicklingError):
+    """The pickle names a global outside ALLOWED_GLOBALS."""
+
+    def __init__(self, module: str, name: str):
+        self.qualified_name = f"{module}.{name}"
+        super().__init__(f"forbidden global {self.qualified_name!r}")
+
+
+class RestrictedUnpickler(pickle.Unpickler):
+    """An Unpickler that resolves only the globals numpy arrays need, and never imports anything."""
+
+    def find_class(self, module: str, name: str):
+        try:
+            return ALLOWED_GLOBALS[(module, name)]
+        except KeyError:
+            raise ForbiddenGlobal(module, name) from None
+
+
+def load(path: str | os.PathLike, encoding: str = "bytes") -> object:
+    """Unpickle a file that may hold only plain data and numpy arrays.
+
+    `encoding="bytes"` keeps Python 2 strings (all of CIFAR's keys and names) as bytes, as CIFAR's
+    own loading recipe does; the array payloads are bytes either way.
+    """
+    try:
+        with open(path, "rb") as f:
+            return RestrictedUnpickler(f, encoding=encoding).load()
+    except FileNotFoundError:
+        raise DataError(path, "missing") from None
+    except ForbiddenGlobal as e:
+        raise DataError(path, f"refused to unpickle: it calls {e.qualified_name}, and only numpy arrays "
+                              "and plain data are allowed") from None
+    except EOFError:
+        raise DataError(path, "truncated pickle") from None
+    except OSError as e:
+        raise DataError(path, f"cannot read ({e.strerror or e})") from None
+    # What a damaged or unexpected pickle raises depends on where the damage falls.
+    except (pickle.UnpicklingError, ValueError, TypeError, KeyError, IndexError, AttributeError,
+            OverflowError, MemoryError) as e:
+        raise DataError(path, f"corrupt pickle ({e})") from None
