@@ -70,7 +70,7 @@ def info_command(dataset: str, kind: str | None = None, json: bool = False) -> i
         if "mean" in s:
             print(f"           mean {_fmt(s['mean'])}  std {_fmt(s['std'])}  eigvals {_fmt(s['eigvals'])}")
     names = info["class_names"]
-    print(f"  classes: {', '.join(names[:12])}{', ...' if len(names) > 12 else ''}")
+    print(f"  classes: {'; '.join(names[:12])}{'; ...' if len(names) > 12 else ''}")
     return 0
 
 

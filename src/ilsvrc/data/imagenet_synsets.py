@@ -1,0 +1,141 @@
+"""The 1000 ILSVRC-2012 synsets and the devkit's two numberings of them.
+
+    from ilsvrc.data.imagenet_synsets import ilsvrc2012_synsets, ilsvrc_ids_to_labels
+    synsets = ilsvrc2012_synsets()          # ILSVRC2012_ID order: 1 n02119789 kit fox, 2 n02100735 ...
+    labels = ilsvrc_ids_to_labels(ground_truth_ids, {s.ilsvrc_id: s.wnid for s in synsets}, classes)
+
+Two orders coexist and are easy to confuse. The devkit's meta.mat numbers the synsets by
+ILSVRC2012_ID (1..1000 for the leaves, then the inner nodes of the hierarchy), an order that
+is NOT sorted by wnid, and the validation ground truth lists those IDs. Training code
+(torchvision, Caffe, this project) labels a class by its index among the SORTED wnids.
+`ilsvrc_ids_to_labels` is the one place that goes from the first to the second.
+
+The table ilsvrc2012_synsets.tsv (ILSVRC2012_ID, wnid, words, WordNet 3.0 gloss) ships with
+the package, so class names are known even without a devkit.
+"""
+from __future__ import annotations
+
+import io
+import re
+from dataclasses import dataclass
+from functools import lru_cache
+from importlib import resources
+from typing import Mapping, Sequence
+
+import numpy as np
+import scipy.io
+
+from ilsvrc.errors import DataError
+
+TABLE = "ilsvrc2012_synsets.tsv"
+# The fields of meta.mat's `synsets` struct array, in the devkit's order (readers index them by position).
+META_FIELDS = ("ILSVRC2012_ID", "WNID", "words", "gloss", "num_children", "children",
+               "wordnet_height", "num_train_images")
+MAT_HEADER_TEXT = b"MATLAB 5.0 MAT-file, written by ilsvrc (ILSVRC-2012 devkit layout)"
+_WNID = re.compile(r"n\d{8}")
+
+
+def is_wnid(name: str) -> bool:
+    """True for a WordNet noun id such as 'n01440764'."""
+    return _WNID.fullmatch(name) is not None
+
+
+@dataclass(frozen=True)
+class Synset:
+    """One row of meta.mat's `synsets`: leaves have num_children == 0 and IDs 1..1000."""
+
+    ilsvrc_id: int
+    wnid: str
+    words: str
+    gloss: str = ""
+    num_children: int = 0
+    children: tuple[int, ...] = ()
+    wordnet_height: int = 0
+    num_train_images: int = 0
+
+
+@lru_cache(maxsize=1)
+def ilsvrc2012_synsets() -> tuple[Synset, ...]:
+    """The 1000 leaf synsets of ILSVRC-2012 in ILSVRC2012_ID order, from the shipped table."""
+    text = resources.files("ilsvrc.data").joinpath(TABLE).read_text(encoding="utf-8")
+    rows = [line.split("\t") for line in text.splitlines()[1:] if line]
+    return tuple(Synset(int(ilsvrc_id), wnid, words, gloss) for ilsvrc_id, wnid, words, gloss in rows)
+
+
+def known_words(wnid: str) -> str | None:
+    """The ILSVRC-2012 words for a wnid ('tench, Tinca tinca'), or None if it is not one of the 1000."""
+    return _words_by_wnid().get(wnid)
+
+
+@lru_cache(maxsize=1)
+def _words_by_wnid() -> dict[str, str]:
+    return {s.wnid: s.words for s in ilsvrc2012_synsets()}
+
+
+def ilsvrc_ids_to_labels(ids: Sequence[int] | np.ndarray, id_to_wnid: Mapping[int, str],
+                         classes: Sequence[str], where: str = "ground truth") -> np.ndarray:
+    """Devkit ILSVRC2012_IDs -> training labels: ID -> wnid (meta.mat) -> index in the sorted `classes`."""
+    if list(classes) != sorted(classes):
+        raise ValueError("classes must be the sorted wnids")
+    index = {wnid: k for k, wnid in enumerate(classes)}
+    labels = np.empty(len(ids), dtype=np.int64)
+    for k, ilsvrc_id in enumerate(ids):
+        wnid = id_to_wnid.get(int(ilsvrc_id))
+        if wnid is None:
+            raise DataError(where, f"ILSVRC2012_ID {ilsvrc_id} is not a leaf synset of meta.mat")
+        if wnid not in index:
+            raise DataError(where, f"synset {wnid} (ILSVRC2012_ID {ilsvrc_id}) is not among the "
+                                   f"{len(classes)} classes")
+        labels[k] = index[wnid]
+    return labels
+
+
+def read_meta_mat(data: bytes, where: str) -> list[Synset]:
+    """Every synset of a devkit's meta.mat (leaves and inner nodes), in file order."""
+    try:
+        table = scipy.io.loadmat(io.BytesIO(data), squeeze_me=True)["synsets"]
+        return [_synset(row) for row in np.atleast_1d(table)]
+    except KeyError:
+        raise DataError(where, "no 'synsets' variable: not an ILSVRC devkit meta.mat") from None
+    except (ValueError, TypeError, IndexError, OSError, NotImplementedError) as e:
+        raise DataError(where, f"unreadable meta.mat ({e})") from None
+
+
+def _synset(row) -> Synset:
+    children = tuple(int(c) for c in np.atleast_1d(row[5]))
+    return Synset(int(row[0]), _text(row[1]), _text(row[2]), _text(row[3]), int(row[4]), children,
+                  int(row[6]), int(row[7]))
+
+
+def _text(value) -> str:
+    # loadmat gives an empty MATLAB char array as an empty numpy array, not ''
+    return "" if isinstance(value, np.ndarray) and value.size == 0 else str(value)
+
+
+def meta_mat_bytes(synsets: Sequence[Synset]) -> bytes:
+    """`synsets` as the devkit's meta.mat: a MATLAB struct array `synsets` with the fields of META_FIELDS."""
+    table = np.zeros((len(synsets), 1), dtype=[(name, object) for name in META_FIELDS])
+    for k, s in enumerate(synsets):
+        table[k, 0] = (np.uint16(s.ilsvrc_id), s.wnid, s.words, s.gloss, np.uint16(s.num_children),
+                       np.array(s.children, dtype=np.uint16).reshape(1, -1), np.uint8(s.wordnet_height),
+                       np.uint16(s.num_train_images))
+    stream = io.BytesIO()
+    scipy.io.savemat(stream, {"synsets": table}, format="5", long_field_names=True)
+    # The MAT 5 header opens with 116 bytes of free text that savemat stamps with the time;
+    # a fixed text makes the file reproducible byte for byte.
+    data = bytearray(stream.getvalue())
+    data[:116] = MAT_HEADER_TEXT.ljust(116)
+    return bytes(data)
+
+
+def leaves(synsets: Sequence[Synset]) -> dict[int, str]:
+    """ILSVRC2012_ID -> wnid for the leaf synsets (the classes of the challenge)."""
+    return {s.ilsvrc_id: s.wnid for s in synsets if s.num_children == 0}
+
+
+def read_ground_truth(text: str, where: str) -> np.ndarray:
+    """The validation ground truth: one ILSVRC2012_ID per line, line k for ILSVRC2012_val_<k>.JPEG."""
+    try:
+        return np.array([int(line) for line in text.split()], dtype=np.int64)
+    except ValueError as e:
+        raise DataError(where, f"not a list of ILSVRC2012_IDs ({e})") from None
