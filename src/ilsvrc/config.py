@@ -1,0 +1,184 @@
+"""Run configuration: typed dataclasses, YAML presets in configs/, and `--set a.b=value` overrides.
+
+    config = load_config("fashion-mnist-lenet5", overrides=["optim.lr=0.05", "train.epochs=3"])
+    save_config(config, run_dir / "config.yaml")      # the resolved config, saved next to every run
+
+A preset is a name from configs/ (`paper`, `fashion-mnist-lenet5`, ...) or a path to a YAML file.
+Every field is validated in `__post_init__`, so a bad value fails before any work starts.
+"""
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from ilsvrc.errors import ConfigError
+
+CONFIG_DIR = Path(__file__).resolve().parent / "configs"
+
+
+def _check(condition: bool, message: str) -> None:
+    if not condition:
+        raise ConfigError(message)
+
+
+@dataclass
+class DataConfig:
+    path: str = "fashion-mnist"  # a packed folder, a dataset name or any readable path (packed on first use)
+    train_split: str = "train"
+    val_split: str = "test"
+    crop: int | None = None  # random crop side for large images (224, the paper); None: small-image recipe
+    region: int = 256  # large images: the central region the random crop is taken from
+    pad: int = 0  # small images: zero padding before a random crop back to full size
+    flip: bool = True  # random horizontal flips
+    lighting: float = 0.0  # std of the PCA lighting alphas (0.1 in the paper; 0 disables)
+    normalize: str = "mean_image"  # subtract the mean image (paper), or "channel": per-channel mean/std
+    workers: int = 0  # loader worker processes
+
+    def __post_init__(self):
+        _check(self.normalize in ("mean_image", "channel"),
+               f"data.normalize must be 'mean_image' or 'channel', got {self.normalize!r}")
+        _check(self.crop is None or self.crop > 0, f"data.crop must be positive, got {self.crop}")
+        _check(self.pad >= 0 and self.workers >= 0 and self.lighting >= 0,
+               "data.pad, data.workers and data.lighting must not be negative")
+
+
+@dataclass
+class ModelSection:
+    name: str = "alexnet-small"
+    options: dict = field(default_factory=dict)  # passed to create_model (e.g. dropout, bias_init)
+
+
+@dataclass
+class OptimConfig:
+    name: str = "sgd"  # sgd (the paper) or adamw
+    lr: float = 0.01
+    momentum: float = 0.9
+    weight_decay: float = 5e-4
+    nesterov: bool = False
+    batch_size: int = 128
+    label_smoothing: float = 0.0
+
+    def __post_init__(self):
+        _check(self.name in ("sgd", "adamw"), f"optim.name must be 'sgd' or 'adamw', got {self.name!r}")
+        _check(self.lr > 0 and self.batch_size >= 1, "optim.lr and optim.batch_size must be positive")
+        _check(0 <= self.label_smoothing < 1, f"optim.label_smoothing must be in [0, 1), got {self.label_smoothing}")
+
+
+@dataclass
+class ScheduleConfig:
+    kind: str = "plateau"  # plateau (the paper: divide by 10 when val error stalls), step, cosine, onecycle
+    factor: float = 0.1  # plateau/step: multiply the lr by this
+    patience: int = 5  # plateau: epochs without improvement of the val error before dividing
+    max_drops: int = 3  # plateau: at most this many divisions (3 in the paper)
+    step_epochs: int = 30  # step: divide every this many epochs
+    warmup_epochs: float = 0.0  # linear warm-up from lr/10 over this many epochs (cosine, onecycle)
+
+    def __post_init__(self):
+        _check(self.kind in ("plateau", "step", "cosine", "onecycle"),
+               f"schedule.kind must be plateau, step, cosine or onecycle, got {self.kind!r}")
+        _check(0 < self.factor < 1, f"schedule.factor must be in (0, 1), got {self.factor}")
+
+
+@dataclass
+class TrainConfig:
+    epochs: int = 90
+    seed: int = 0
+    device: str = "auto"  # auto: CUDA when present, else CPU
+    precision: str = "fp32"  # fp32, or bf16 autocast
+    channels_last: bool = False
+    compile: bool = False  # torch.compile the model
+    eval_tta: str = "center"  # center or 10crop, for the per-epoch validation
+    threads: int = 0  # CPU threads for torch (0: torch's default)
+
+    def __post_init__(self):
+        _check(self.epochs >= 1, f"train.epochs must be at least 1, got {self.epochs}")
+        _check(self.precision in ("fp32", "bf16"), f"train.precision must be fp32 or bf16, got {self.precision!r}")
+        _check(self.eval_tta in ("center", "10crop"), f"train.eval_tta must be center or 10crop, got {self.eval_tta!r}")
+
+
+@dataclass
+class RunConfig:
+    data: DataConfig = field(default_factory=DataConfig)
+    model: ModelSection = field(default_factory=ModelSection)
+    optim: OptimConfig = field(default_factory=OptimConfig)
+    schedule: ScheduleConfig = field(default_factory=ScheduleConfig)
+    train: TrainConfig = field(default_factory=TrainConfig)
+
+
+SECTIONS = {f.name: f.default_factory for f in dataclasses.fields(RunConfig)}
+
+
+def presets() -> list[str]:
+    return sorted(p.stem for p in CONFIG_DIR.glob("*.yaml"))
+
+
+def preset_path(name_or_path: str) -> Path:
+    path = Path(name_or_path)
+    if path.suffix in (".yaml", ".yml"):
+        if not path.is_file():
+            raise ConfigError(f"{path}: no such config file")
+        return path
+    path = CONFIG_DIR / f"{name_or_path}.yaml"
+    if not path.is_file():
+        raise ConfigError(f"unknown config {name_or_path!r}; presets: {', '.join(presets())}, or a .yaml path")
+    return path
+
+
+def load_config(name_or_path: str, overrides: list[str] | None = None) -> RunConfig:
+    """A preset or YAML file, with `section.field=value` overrides applied, validated."""
+    path = preset_path(name_or_path)
+    try:
+        raw = yaml.safe_load(path.read_text()) or {}
+    except yaml.YAMLError as e:
+        raise ConfigError(f"{path}: not valid YAML ({str(e).splitlines()[0]})") from None
+    for item in overrides or []:
+        _apply_override(raw, item)
+    return from_dict(raw, str(path))
+
+
+def from_dict(raw: dict, where: str = "config") -> RunConfig:
+    if not isinstance(raw, dict):
+        raise ConfigError(f"{where}: expected a mapping of sections")
+    unknown = set(raw) - set(SECTIONS)
+    if unknown:
+        raise ConfigError(f"{where}: unknown section(s) {', '.join(sorted(unknown))}; sections: {', '.join(SECTIONS)}")
+    sections = {}
+    for name, factory in SECTIONS.items():
+        cls = type(factory())
+        values = raw.get(name) or {}
+        fields = {f.name for f in dataclasses.fields(cls)}
+        bad = set(values) - fields
+        if bad:
+            raise ConfigError(f"{where}: unknown field(s) {', '.join(f'{name}.{b}' for b in sorted(bad))}; "
+                              f"{name} has: {', '.join(sorted(fields))}")
+        try:
+            sections[name] = cls(**values)
+        except TypeError as e:
+            raise ConfigError(f"{where}: {name}: {e}") from None
+    return RunConfig(**sections)
+
+
+def _apply_override(raw: dict, item: str) -> None:
+    key, sep, value = item.partition("=")
+    parts = key.split(".")
+    if not sep or len(parts) < 2 or parts[0] not in SECTIONS:
+        raise ConfigError(f"--set takes SECTION.FIELD=VALUE with a section of {', '.join(SECTIONS)}; got {item!r}")
+    node = raw.setdefault(parts[0], {}) or {}
+    raw[parts[0]] = node
+    for part in parts[1:-1]:
+        node = node.setdefault(part, {})
+    node[parts[-1]] = yaml.safe_load(value)
+
+
+def to_dict(config: RunConfig) -> dict[str, Any]:
+    return dataclasses.asdict(config)
+
+
+def save_config(config: RunConfig, path: Path) -> None:
+    tmp = path.with_name(path.name + ".tmp")
+    tmp.write_text(yaml.safe_dump(to_dict(config), sort_keys=False))
+    tmp.replace(path)

@@ -1,0 +1,184 @@
+"""From a DataConfig to batches on the training device: the paper's two recipes.
+
+    pipe = Pipeline.build(config.data, seed=0, device=device)
+    for x, y in pipe.train_batches(epoch):          # x: (B, C, h, w) float on the device, normalised
+    for views, y in pipe.eval_batches("test", tta):  # views: (B, V, C, h, w); average the V softmaxes
+
+Large images (data.crop set, e.g. 224): the loader's workers crop and flip uint8 images; the
+device adds PCA lighting and subtracts the mean image (augment.TrainTransform). Small images
+(MNIST, CIFAR): the whole uint8 split sits in memory (on the GPU when there is one) and each
+batch is padded, randomly cropped and flipped there, in one vectorised step.
+Everything random derives from (seed, epoch, batch or sample index): runs and resumed runs
+see the same batches.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+from ilsvrc.augment import EvalTransform, Normalization, PcaLighting, RandomCrop, TrainTransform, ten_crop
+from ilsvrc.config import DataConfig
+from ilsvrc.data import detect_kind, resolve
+from ilsvrc.data.loader import EpochBatches, make_loader
+from ilsvrc.data.readers.packed import PackedDataset
+from ilsvrc.data.readers.packed import read_index as packed_index
+from ilsvrc.errors import ConfigError
+
+
+def ensure_packed(path_or_name: str, progress: bool = True) -> Path:
+    """A packed folder for any dataset: itself if packed, else packed once into the cache."""
+    path = resolve(path_or_name)
+    if detect_kind(path) == "packed":
+        return path
+    from ilsvrc.data.prepare import prepare
+    from ilsvrc.data.sources import cache_root
+
+    out = cache_root() / "packed" / (str(path_or_name) if not Path(path_or_name).exists() else path.name)
+    if not (out / "index.json").exists():
+        print(f"packing {path_or_name} into {out} (once)")
+        prepare(path, out, progress=progress)
+    return out
+
+
+def normalization_for(config: DataConfig, stats: dict, device) -> Normalization:
+    if config.normalize == "mean_image":
+        return Normalization(mean_image=torch.as_tensor(stats["mean_image"], device=device))
+    return Normalization(mean=torch.as_tensor(stats["mean"], dtype=torch.float32, device=device),
+                         std=torch.as_tensor(stats["std"], dtype=torch.float32, device=device))
+
+
+@dataclass
+class Pipeline:
+    config: DataConfig
+    root: Path
+    seed: int
+    device: torch.device
+    stats: dict  # of the training split: mean_image, mean, std, eigvals, eigvecs (0..255)
+    _resident_splits: dict = field(default_factory=dict, repr=False)
+
+    def __post_init__(self):
+        self.normalization = normalization_for(self.config, self.stats, self.device)
+        self.lighting = PcaLighting.from_stats(self.stats, self.config.lighting) if self.config.lighting > 0 else None
+
+    @classmethod
+    def build(cls, config: DataConfig, seed: int, device: torch.device, stats: dict | None = None,
+              progress: bool = True) -> "Pipeline":
+        """Training (stats of the train split) or evaluation with the statistics a checkpoint saved."""
+        root = ensure_packed(config.path, progress)
+        if stats is None:
+            stats = PackedDataset(root, config.train_split).stats
+        pipe = cls(config, root, seed, device, {k: np.asarray(v) for k, v in stats.items()})
+        pipe._check_recipe()
+        return pipe
+
+    @property
+    def small(self) -> bool:
+        return self.config.crop is None
+
+    def _check_recipe(self):
+        storage = packed_index(self.root)["splits"]
+        if self.small and any(entry["storage"] != "raw" for entry in storage.values()):
+            raise ConfigError(f"{self.root}: images are stored encoded (large); set data.crop (e.g. 224)")
+        if not self.small and self.config.crop > self.config.region:
+            raise ConfigError(f"data.crop {self.config.crop} is larger than data.region {self.config.region}")
+
+    @property
+    def image_shape(self) -> tuple[int, int, int]:
+        """(C, h, w) of the model's input."""
+        if self.small:
+            h, w, c = self.stats["mean_image"].shape
+            return c, h, w
+        return 3, self.config.crop, self.config.crop
+
+    def dataset(self, split: str) -> PackedDataset:
+        return PackedDataset(self.root, split)
+
+    # ---- training ----
+    def train_batches(self, epoch: int, batch_size: int):
+        if self.small:
+            yield from self._small_train(epoch, batch_size)
+            return
+        transform = TrainTransform(RandomCrop(self.config.crop, self.config.region, flip=self.config.flip),
+                                   self.normalization, self.lighting)
+        loader = make_loader(self.dataset(self.config.train_split), batch_size, transform.sample, self.seed, shuffle=True, drop_last=True,
+                             num_workers=self.config.workers)
+        loader.set_epoch(epoch)
+        for step, (images, labels) in enumerate(loader):
+            gen = _generator(self.seed, epoch, step, self.device)
+            yield transform(images.to(self.device, non_blocking=True), gen), labels.to(self.device)
+
+    def _small_train(self, epoch: int, batch_size: int):
+        images, labels = self._resident(self.config.train_split)
+        sampler = EpochBatches(len(images), batch_size, self.seed, shuffle=True, drop_last=True)
+        sampler.set_epoch(epoch)
+        for step, batch in enumerate(sampler):
+            index = torch.as_tensor([i for i, _ in batch], device=self.device)
+            gen = _generator(self.seed, epoch, step, self.device)
+            x = random_pad_crop_flip(images[index], self.config.pad, self.config.flip, gen)
+            x = x.permute(0, 3, 1, 2).float()  # (B, C, H, W), 0..255
+            if self.lighting is not None:
+                x = self.lighting(x, gen)
+            yield self.normalization(x, layout="BCHW"), labels[index]
+
+    def _resident(self, split: str) -> tuple[torch.Tensor, torch.Tensor]:
+        """A raw split's images (N, H, W, C) uint8 and labels, held on the device once."""
+        if split not in self._resident_splits:
+            ds = self.dataset(split)
+            self._resident_splits[split] = (torch.from_numpy(ds.images_array()).to(self.device),
+                                            torch.from_numpy(ds.labels()).to(self.device))
+        return self._resident_splits[split]
+
+    # ---- evaluation ----
+    def eval_batches(self, split: str, tta: str = "center", batch_size: int = 256):
+        """(views (B, V, C, h, w) float, labels) over a split, in order; V = 1 (center) or 10 (10crop)."""
+        views = 10 if tta == "10crop" else 1
+        if self.small:
+            images, labels = self._resident(split)
+            for start in range(0, len(images), batch_size):
+                x = images[start:start + batch_size].permute(0, 3, 1, 2)  # (B, C, H, W) uint8
+                yield self._small_views(x, views), labels[start:start + batch_size]
+            return
+        transform = EvalTransform(self.config.crop, self.config.region, views, self.normalization)
+        loader = make_loader(self.dataset(split), batch_size, transform.sample, shuffle=False,
+                             num_workers=self.config.workers)
+        for images, labels in loader:
+            yield transform(images.to(self.device)), labels.to(self.device)
+
+    def _small_views(self, x: torch.Tensor, views: int) -> torch.Tensor:
+        if views == 1:
+            crops = x[:, None]
+        else:  # the 10 views of the padded image, each the training crop size
+            pad = self.config.pad or 2
+            crops = ten_crop(F.pad(x, (pad, pad, pad, pad)), x.shape[-1])
+        flat = self.normalization(crops.flatten(0, 1).float(), layout="BCHW")
+        return flat.unflatten(0, crops.shape[:2])
+
+
+def _generator(seed: int, epoch: int, step: int, device: torch.device) -> torch.Generator:
+    gen = torch.Generator(device=device)
+    gen.manual_seed(int(np.random.SeedSequence([seed, epoch, step]).generate_state(1)[0]))
+    return gen
+
+
+def random_pad_crop_flip(images: torch.Tensor, pad: int, flip: bool, gen: torch.Generator) -> torch.Tensor:
+    """Zero-pad each (B, H, W, C) uint8 image by `pad`, crop a random H x W window, mirror half of them.
+
+    One gather for the whole batch: the per-image window offsets become index grids.
+    """
+    b, h, w, _ = images.shape
+    if pad:
+        images = F.pad(images, (0, 0, pad, pad, pad, pad))
+    dev = images.device
+    top = torch.randint(0, 2 * pad + 1, (b, 1), generator=gen, device=dev)
+    left = torch.randint(0, 2 * pad + 1, (b, 1), generator=gen, device=dev)
+    cols = left + torch.arange(w, device=dev)  # (B, W)
+    if flip:
+        mirrored = torch.rand((b, 1), generator=gen, device=dev) < 0.5
+        cols = torch.where(mirrored, cols.flip(1), cols)
+    rows = top + torch.arange(h, device=dev)  # (B, H)
+    batch = torch.arange(b, device=dev)[:, None, None]
+    return images[batch, rows[:, :, None], cols[:, None, :]]  # (B, H, W, C)

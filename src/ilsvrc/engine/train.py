@@ -1,0 +1,226 @@
+"""`ilsvrc train`: the training loop as plain functions.
+
+    ilsvrc train --config fashion-mnist-lenet5 --out runs/lenet5
+    ilsvrc train --config paper --data data/imagenet --out runs/alexnet --set train.precision=bf16
+    ilsvrc train --resume runs/lenet5 --epochs 20          # continue exactly where it stopped
+
+RUN_DIR holds config.yaml (resolved), metrics.csv (one row per epoch), TensorBoard logs when
+tensorboard is installed, and checkpoints/{last,best}.pt, each written atomically and holding
+the model's config, so a checkpoint alone rebuilds the model.
+"""
+from __future__ import annotations
+
+import csv
+import dataclasses
+import math
+import time
+from pathlib import Path
+
+import torch
+import torch.nn.functional as F
+from tqdm import tqdm
+
+from ilsvrc.config import RunConfig, load_config, save_config, to_dict
+from ilsvrc.engine.checkpoint import load_checkpoint, save_checkpoint
+from ilsvrc.engine.pipeline import Pipeline
+from ilsvrc.engine.schedule import Schedule, make_schedule
+from ilsvrc.errors import ConfigError
+from ilsvrc.evaluate import autocast, evaluate, pick_device
+from ilsvrc.models import config_to_dict, create_model
+from ilsvrc.models.registry import model_class
+
+METRICS = ("epoch", "train_loss", "train_error", "val_top1_error", "val_top5_error", "lr", "seconds", "img_s")
+
+
+def build_model(config: RunConfig, pipeline: Pipeline, num_classes: int) -> torch.nn.Module:
+    """The configured model, sized for the data: classes, channels and (where it has one) image size."""
+    channels, height, _ = pipeline.image_shape
+    options = dict(config.model.options)
+    fields = {f.name for f in dataclasses.fields(model_class(config.model.name).config_class)}
+    options.setdefault("in_channels", channels)
+    if "image_size" in fields:
+        options.setdefault("image_size", height)
+    return create_model(config.model.name, num_classes=num_classes, **options)
+
+
+def make_optimizer(config: RunConfig, model: torch.nn.Module) -> torch.optim.Optimizer:
+    o = config.optim
+    if o.name == "adamw":
+        return torch.optim.AdamW(model.parameters(), lr=o.lr, weight_decay=o.weight_decay)
+    return torch.optim.SGD(model.parameters(), lr=o.lr, momentum=o.momentum, weight_decay=o.weight_decay,
+                           nesterov=o.nesterov)
+
+
+def train_one_epoch(model, step_fn, batches, schedule: Schedule, optimizer, epoch: int, bar) -> dict:
+    model.train()
+    loss_sum = wrong = seen = 0
+    for step, (x, y) in enumerate(batches):
+        for group in optimizer.param_groups:
+            group["lr"] = schedule.lr_at(epoch, step)
+        loss, logits = step_fn(x, y)
+        n = len(y)
+        loss_sum += loss.item() * n
+        wrong += (logits.argmax(1) != y).sum().item()
+        seen += n
+        bar.update(n)
+        if step % 20 == 0:  # refreshing the postfix every step would cost more than the bar is worth
+            bar.set_postfix(loss=f"{loss_sum / seen:.3f}", err=f"{wrong / seen:.3f}", lr=f"{group['lr']:.3g}",
+                            refresh=False)
+    return {"train_loss": loss_sum / max(seen, 1), "train_error": wrong / max(seen, 1), "images": seen}
+
+
+def make_step(model, optimizer, config: RunConfig, device: torch.device):
+    """One SGD step on a batch: forward (bf16 autocast if asked), loss, backward, update."""
+    smoothing, precision = config.optim.label_smoothing, config.train.precision
+    forward = torch.compile(model) if config.train.compile else model
+
+    def step(x, y):
+        if config.train.channels_last:
+            x = x.contiguous(memory_format=torch.channels_last)
+        with autocast(device, precision):
+            logits = forward(x)
+            loss = F.cross_entropy(logits.float(), y, label_smoothing=smoothing)
+        optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        optimizer.step()
+        return loss.detach(), logits.detach()
+
+    return step
+
+
+class RunLog:
+    """metrics.csv (appended per epoch) and TensorBoard, when it is installed."""
+
+    def __init__(self, run_dir: Path, resume: bool):
+        self.path = run_dir / "metrics.csv"
+        if not resume or not self.path.exists():
+            with open(self.path, "w", newline="") as f:
+                csv.writer(f).writerow(METRICS)
+        try:
+            from torch.utils.tensorboard import SummaryWriter
+            self.tb = SummaryWriter(str(run_dir / "tensorboard"))
+        except ImportError:
+            self.tb = None
+
+    def truncate(self, epochs: int) -> None:
+        """Drop rows past `epochs` (left by a run that stopped after its last checkpoint)."""
+        with open(self.path, newline="") as f:
+            rows = list(csv.reader(f))
+        with open(self.path, "w", newline="") as f:
+            csv.writer(f).writerows(rows[:1] + [r for r in rows[1:] if int(r[0]) <= epochs])
+
+    def write(self, row: dict) -> None:
+        with open(self.path, "a", newline="") as f:
+            csv.writer(f).writerow([_fmt(row[k]) for k in METRICS])
+        if self.tb:
+            for key in METRICS[1:]:
+                self.tb.add_scalar(key, row[key], row["epoch"])
+            self.tb.flush()
+
+
+def _fmt(value) -> str:
+    return f"{value:.6g}" if isinstance(value, float) else str(value)
+
+
+def _seed_everything(seed: int, epoch: int) -> None:
+    # Dropout and any other global randomness restart from (seed, epoch): resumed runs match.
+    torch.manual_seed(seed * 100003 + epoch)
+
+
+def train(config: RunConfig, out: str | Path, resume: bool = False, progress: bool = True) -> dict:
+    """Train as configured into `out`; returns the last epoch's metrics row."""
+    run_dir = Path(out)
+    run_dir.mkdir(parents=True, exist_ok=True)
+    t = config.train
+    if t.threads:
+        torch.set_num_threads(t.threads)
+    device = pick_device(t.device)
+    save_config(config, run_dir / "config.yaml")
+    pipeline = Pipeline.build(config.data, t.seed, device, progress=progress)
+    train_ds = pipeline.dataset(config.data.train_split)
+    torch.manual_seed(t.seed)
+    model = build_model(config, pipeline, len(train_ds.classes)).to(device)
+    if t.channels_last:
+        model = model.to(memory_format=torch.channels_last)
+    optimizer = make_optimizer(config, model)
+    steps = len(train_ds) // config.optim.batch_size
+    schedule = make_schedule(config.schedule, config.optim.lr, t.epochs, steps)
+    start, best = 0, math.inf
+    log = RunLog(run_dir, resume)
+    if resume:
+        start, best = _restore(run_dir, model, optimizer, schedule, device)
+        log.truncate(start)
+    step = make_step(model, optimizer, config, device)
+    row = {}
+    for epoch in range(start, t.epochs):
+        _seed_everything(t.seed, epoch)
+        began = time.perf_counter()
+        bar = tqdm(total=steps * config.optim.batch_size, desc=f"epoch {epoch + 1}/{t.epochs}", unit="img",
+                   disable=not progress, dynamic_ncols=True, leave=False, mininterval=0.5)
+        stats = train_one_epoch(model, step, pipeline.train_batches(epoch, config.optim.batch_size),
+                                schedule, optimizer, epoch, bar)
+        bar.close()
+        train_seconds = time.perf_counter() - began
+        val = evaluate(model, pipeline, config.data.val_split, t.eval_tta, t.precision)
+        lr = optimizer.param_groups[0]["lr"]
+        schedule.epoch_end(val["top1_error"])
+        row = {"epoch": epoch + 1, "train_loss": stats["train_loss"], "train_error": stats["train_error"],
+               "val_top1_error": val["top1_error"], "val_top5_error": val["top5_error"], "lr": lr,
+               "seconds": time.perf_counter() - began, "img_s": stats["images"] / train_seconds}
+        log.write(row)
+        if progress:
+            print(f"epoch {epoch + 1}/{t.epochs}: loss {row['train_loss']:.4f}  train error {row['train_error']:.4f}"
+                  f"  val top-1 {row['val_top1_error']:.4f}  top-5 {row['val_top5_error']:.4f}  lr {lr:.3g}"
+                  f"  {row['seconds']:.1f}s  {row['img_s']:.0f} img/s")
+        state = _state(config, model, optimizer, schedule, pipeline, train_ds, epoch + 1, min(best, row["val_top1_error"]), row)
+        save_checkpoint(run_dir / "checkpoints" / "last.pt", state)
+        if row["val_top1_error"] < best:
+            best = row["val_top1_error"]
+            save_checkpoint(run_dir / "checkpoints" / "best.pt", state)
+    return row
+
+
+def _state(config, model, optimizer, schedule, pipeline, train_ds, epoch, best, row) -> dict:
+    return {"model_config": config_to_dict(model), "model": model.state_dict(),
+            "optimizer": optimizer.state_dict(), "schedule": schedule.state_dict(), "epoch": epoch,
+            "best_top1_error": best, "config": to_dict(config), "metrics": row,
+            "classes": list(train_ds.classes), "class_names": list(train_ds.class_names),
+            "data_stats": {k: torch.as_tensor(v) for k, v in pipeline.stats.items()
+                           if k in ("mean_image", "mean", "std", "eigvals", "eigvecs")}}
+
+
+def _restore(run_dir: Path, model, optimizer, schedule, device) -> tuple[int, float]:
+    state = load_checkpoint(run_dir, "last", map_location=device)
+    model.load_state_dict(state["model"])
+    optimizer.load_state_dict(state["optimizer"])
+    schedule.load_state_dict(state["schedule"])
+    return state["epoch"], state["best_top1_error"]
+
+
+def train_command(config: str | None = None, out: str | None = None, data: str | None = None,
+                  epochs: int | None = None, batch_size: int | None = None, device: str | None = None,
+                  set: list[str] | None = None, resume: str | None = None, quiet: bool = False) -> int:
+    overrides = list(set or [])
+    for key, value in (("data.path", data), ("train.epochs", epochs), ("optim.batch_size", batch_size),
+                       ("train.device", device)):
+        if value is not None:
+            overrides.append(f"{key}={value}")
+    if resume:
+        run_config = _resumed_config(Path(resume), overrides)
+        out = resume
+    elif config and out:
+        run_config = load_config(config, overrides)
+    else:
+        raise ConfigError("give --config and --out to start a run, or --resume RUN_DIR to continue one")
+    row = train(run_config, out, resume=bool(resume), progress=not quiet)
+    if row:
+        print(f"done: val top-1 error {row['val_top1_error'] * 100:.2f}%, top-5 {row['val_top5_error'] * 100:.2f}%"
+              f" -> {out}")
+    return 0
+
+
+def _resumed_config(run_dir: Path, overrides: list[str]) -> RunConfig:
+    path = run_dir / "config.yaml"
+    if not path.is_file():
+        raise ConfigError(f"{run_dir}: not a run folder (no config.yaml)")
+    return load_config(str(path), overrides)

@@ -1,0 +1,127 @@
+"""The training engine: resume equivalence, checkpoints that rebuild their model, evaluation, CLI."""
+import json
+
+import numpy as np
+import pytest
+import torch
+
+from ilsvrc.cli import main
+from ilsvrc.config import load_config
+from ilsvrc.data.prepare import PackOptions, prepare
+from ilsvrc.engine.checkpoint import load_checkpoint, model_from_checkpoint
+from ilsvrc.engine.pipeline import Pipeline, random_pad_crop_flip
+from ilsvrc.engine.train import train
+from ilsvrc.errors import ConfigError, DataError
+from ilsvrc.evaluate import evaluate
+from test_prepare import write_idx
+
+
+@pytest.fixture(scope="module")
+def packed(tmp_path_factory):
+    root = tmp_path_factory.mktemp("engine")
+    rng = np.random.default_rng(0)
+    labels = np.arange(96) % 10
+    images = (rng.integers(0, 60, (96, 28, 28)) + labels[:, None, None] * 19).astype(np.uint8)  # learnable
+    write_idx(root / "raw", "train", images[:64], labels[:64])
+    write_idx(root / "raw", "t10k", images[64:], labels[64:])
+    prepare(root / "raw", root / "packed", options=PackOptions(), progress=False)
+    return root / "packed"
+
+
+def tiny_config(packed, epochs, **extra):
+    sets = [f"data.path={packed}", f"train.epochs={epochs}", "optim.batch_size=16", "train.threads=1",
+            "schedule.kind=plateau", "schedule.patience=1", "data.pad=2", "data.flip=true"]
+    return load_config("fashion-mnist-lenet5", sets + [f"{k}={v}" for k, v in extra.items()])
+
+
+def test_resume_gives_identical_weights(packed, tmp_path):
+    straight = tmp_path / "straight"
+    train(tiny_config(packed, 3), straight, progress=False)
+    split = tmp_path / "split"
+    train(tiny_config(packed, 1), split, progress=False)
+    assert main(["train", "--resume", str(split), "--epochs", "3", "--quiet"]) == 0
+    a = load_checkpoint(straight, "last")
+    b = load_checkpoint(split, "last")
+    assert a["epoch"] == b["epoch"] == 3
+    for key, value in a["model"].items():
+        assert torch.equal(value, b["model"][key]), key
+    rows = (split / "metrics.csv").read_text().splitlines()
+    assert [r.split(",")[0] for r in rows[1:]] == ["1", "2", "3"]
+
+
+def test_checkpoint_alone_rebuilds_the_model_and_eval_matches(packed, tmp_path, capsys):
+    run = tmp_path / "run"
+    config = tiny_config(packed, 2)
+    train(config, run, progress=False)
+    state = load_checkpoint(run / "checkpoints" / "best.pt")
+    model = model_from_checkpoint(state)
+    pipe = Pipeline.build(config.data, 0, torch.device("cpu"), stats={k: v.numpy() for k, v in state["data_stats"].items()})
+    result = evaluate(model, pipe, "test")
+    assert main(["eval", str(run), "--split", "test", "--json"]) == 0
+    printed = json.loads(capsys.readouterr().out)
+    assert printed["top1_error"] == pytest.approx(result["top1_error"]) == pytest.approx(state["metrics"]["val_top1_error"])
+    assert printed["n"] == 32 and printed["tta"] == "center"
+
+
+def test_eval_errors_follow_known_scores(packed):
+    """A model whose scores are fixed per test image gives exactly the errors computed by hand."""
+    class Table(torch.nn.Module):
+        def __init__(self, table):
+            super().__init__()
+            self.table, self.calls = table, 0
+
+        def forward(self, x):
+            out = self.table[self.calls:self.calls + len(x)]
+            self.calls += len(x)
+            return out
+
+    config = load_config("fashion-mnist-lenet5", [f"data.path={packed}"])
+    pipe = Pipeline.build(config.data, 0, torch.device("cpu"))
+    labels = torch.as_tensor(pipe.dataset("test").labels())
+    scores = torch.full((32, 10), -5.0)
+    scores[torch.arange(32), labels] = 1.0  # right at top-1 ...
+    scores[:8, :] = torch.arange(10, dtype=torch.float)  # ... except 8 images ranked 9, 8, ..., 0
+    result = evaluate(Table(scores), pipe, "test")
+    expected_top1 = sum(labels[i].item() != 9 for i in range(8)) / 32
+    expected_top5 = sum(labels[i].item() < 5 for i in range(8)) / 32
+    assert result["top1_error"] == pytest.approx(expected_top1)
+    assert result["top5_error"] == pytest.approx(expected_top5)
+    assert np.trace(np.array(result["confusion"])) == 32 - round(expected_top1 * 32)
+
+
+def test_random_pad_crop_flip_windows_are_shifted_views():
+    images = torch.arange(2 * 4 * 5, dtype=torch.uint8).reshape(2, 4, 5, 1)
+    gen = torch.Generator().manual_seed(3)
+    out = random_pad_crop_flip(images, pad=1, flip=True, gen=gen)
+    padded = torch.nn.functional.pad(images, (0, 0, 1, 1, 1, 1))
+    for b in range(2):
+        matches = [(t, l, f) for t in range(3) for l in range(3) for f in (False, True)
+                   if torch.equal(out[b], (padded[b, t:t + 4, l:l + 5].flip(1) if f else padded[b, t:t + 4, l:l + 5]))]
+        assert matches, f"image {b} is not a window of its padded self"
+
+
+def test_bad_config_values_are_one_line_errors(tmp_path, capsys):
+    with pytest.raises(ConfigError, match="train.precision must be fp32 or bf16"):
+        load_config("fashion-mnist-lenet5", ["train.precision=fp8"])
+    with pytest.raises(ConfigError, match="unknown field"):
+        load_config("fashion-mnist-lenet5", ["optim.learning_rate=1"])
+    with pytest.raises(ConfigError, match="unknown config"):
+        load_config("no-such-preset")
+    assert main(["train", "--config", "paper", "--out", str(tmp_path / "x"), "--set", "nonsense"]) == 1
+    assert "--set takes SECTION.FIELD=VALUE" in capsys.readouterr().err
+    assert main(["eval", str(tmp_path / "nothing")]) == 1
+
+
+def test_corrupt_checkpoint_is_named(tmp_path):
+    bad = tmp_path / "bad.pt"
+    bad.write_bytes(b"\x80\x04 definitely not a checkpoint")
+    with pytest.raises(DataError, match="bad.pt: not a readable checkpoint"):
+        load_checkpoint(bad)
+
+
+def test_every_preset_loads():
+    from ilsvrc.config import presets
+
+    assert {"paper", "fashion-mnist-lenet5"} <= set(presets())
+    for name in presets():
+        load_config(name)
