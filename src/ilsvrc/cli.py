@@ -77,6 +77,20 @@ COMMANDS = [
                 arg("--device", default="auto", help="auto (default), cpu, cuda, cuda:N"),
                 JSON,
             ]),
+    Command(("bench", "matmul"), "ilsvrc.bench.matmul:matmul_command",
+            "GFLOP/s of square matrix products on the CPU and the GPU, and their ratio", [
+                arg("--sizes", default="1000,4096", help="comma-separated n (default 1000,4096)"), JSON,
+            ]),
+    Command(("bench", "train"), "ilsvrc.bench.train_step:train_command",
+            "training-step throughput: ilsvrc's fast path vs a float32 reference, same run", [
+                arg("--model", default="alexnet", help="model name (default alexnet)"),
+                arg("--batch", type=int, default=128, help="batch size (default 128)"),
+                arg("--device", default="auto", help="auto (default), cpu, cuda"),
+                arg("--compile", action=argparse.BooleanOptionalAction, default=None,
+                    help="torch.compile our step (default: on a GPU only)"),
+                arg("--repeats", type=int, default=5, help="interleaved repeats; the median is reported"),
+                JSON,
+            ]),
     Command(("data", "prepare"), "ilsvrc.data.prepare:prepare_command",
             "convert any dataset into the packed format that training reads", [
                 arg("source", help="a dataset name (fashion-mnist, mnist, ...) or a path in any known format"),

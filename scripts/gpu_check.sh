@@ -1,0 +1,41 @@
+#!/usr/bin/env bash
+# Every GPU check and benchmark of ilsvrc in one call, results under $OUT (default ./gpu-results):
+#   scripts/gpu_check.sh
+# On a machine without a GPU it runs the same steps at CPU-sized settings (a syntax and fallback check).
+set -uo pipefail
+cd "$(dirname "$0")/.."
+OUT=${OUT:-gpu-results}
+mkdir -p "$OUT"
+PY=${PYTHON:-python3}
+export PYTHONPATH=$PWD/src${PYTHONPATH:+:$PYTHONPATH} PYTHONUNBUFFERED=1
+if [ -d .whl ]; then  # wheels carried for packages the machine lacks
+  $PY -m pip install -q --no-index --no-deps --no-compile --target /tmp/site .whl/*.whl && export PYTHONPATH=$PYTHONPATH:/tmp/site
+fi
+gpu=$($PY -c "import torch; print(int(torch.cuda.is_available()))")
+step() {  # step NAME TIMEOUT COMMAND...: run, keep its output, never stop the script
+  local name=$1 limit=$2; shift 2
+  echo "== $name"
+  timeout "$limit" "$@" > "$OUT/$name.txt" 2>&1; echo "   exit $? ($name)"; tail -n 4 "$OUT/$name.txt"
+}
+{ nvidia-smi -L 2>/dev/null || echo "no GPU"; $PY -c "import torch; print('torch', torch.__version__)"; } > "$OUT/device.txt"
+cat "$OUT/device.txt"
+if [ "$gpu" = 1 ]; then
+  step tests-gpu 120 $PY -m pytest -q -m gpu -p no:cacheprovider tests
+  step bench-matmul 60 $PY -m ilsvrc bench matmul --json
+  step bench-train-alexnet 150 $PY -m ilsvrc bench train --model alexnet --batch 128 --json
+  step bench-train-alexnet-512 120 $PY -m ilsvrc bench train --model alexnet --batch 512 --json
+  classes=10 per=64 workers=8 batch=128
+else
+  step bench-matmul 120 $PY -m ilsvrc bench matmul --sizes 512 --json
+  step bench-train-lenet5 120 $PY -m ilsvrc bench train --model lenet5 --batch 64 --repeats 2 --json
+  classes=4 per=8 workers=0 batch=8
+fi
+# The paper's recipe end to end on synthetic ILSVRC-2012 archives: prepare, train a few steps, 10-crop eval.
+work=$(mktemp -d)
+step synth 120 $PY -m ilsvrc data synth --out "$work/archives" --classes $classes --train-per-class $per --val-per-class 4
+step prepare 120 $PY -m ilsvrc data prepare "$work/archives" --out "$work/packed"
+step paper-train 240 $PY -m ilsvrc train --config paper --data "$work/packed" --out "$work/run" --epochs 1 \
+  --batch-size $batch --quiet --set data.workers=$workers --set train.precision=bf16
+step paper-eval-10crop 120 $PY -m ilsvrc eval "$work/run" --split val --tta 10crop --json
+rm -rf "$work"
+echo "results in $OUT"
