@@ -328,7 +328,6 @@ def test_a_seeded_loader_gives_the_same_augmented_batches():
 
 
 @pytest.mark.gpu
-@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA device")
 def test_batch_work_on_the_device_equals_the_cpu():
     batch = uint8_batch(b=4, h=12, w=12)
     mean_image = np.random.default_rng(0).uniform(0, 255, (12, 12, 3)).astype(np.float32)

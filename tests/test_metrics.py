@@ -219,7 +219,6 @@ def test_voc_labels_convert_the_devkit_convention():
 
 
 @pytest.mark.gpu
-@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA device")
 def test_metrics_on_the_device_equal_the_cpu():
     rng = np.random.default_rng(5)
     scores = torch.from_numpy(rng.integers(0, 5, (500, 20)).astype(np.float32))  # many ties

@@ -1,0 +1,208 @@
+"""The AlexNet family on one device: the 2012 network, torchvision's variant, and a small one.
+
+    model = create_model("alexnet")                  # Krizhevsky, Sutskever and Hinton 2012, 224x224
+    model = create_model("alexnet-owt")              # torchvision's single-tower net: its weights load
+    model = create_model("alexnet-small", in_channels=1, image_size=28)   # Fashion-MNIST, CIFAR
+
+`alexnet` runs the paper's two GPUs as grouped convolutions: group g of conv2, conv4 and
+conv5 is the tower on GPU g (alexnet_two_tower.py holds the literal two-device net). It has
+60,965,224 parameters for 1000 classes; `alexnet-owt` ("one weird trick", 2014) 61,100,840.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import torch
+import torchvision
+from torch import nn
+from torch.nn import functional as F
+
+from ilsvrc.errors import ConfigError
+from ilsvrc.models.layers import INITS, LocalResponseNorm, init_alexnet_
+from ilsvrc.models.registry import ModelConfig, is_positive_int, require, require_choice
+
+ALEXNET_LAYERS = ("conv1", "conv2", "conv3", "conv4", "conv5", "fc6", "fc7", "fc8")
+
+
+def named_layers(model: nn.Module, names: tuple[str, ...]) -> list[tuple[str, nn.Module]]:
+    return [(name, getattr(model, name)) for name in names]
+
+
+@dataclass
+class AlexNetConfig(ModelConfig):
+    name: str = "alexnet"
+    num_classes: int = 1000
+    in_channels: int = 3
+    dropout: float = 0.5
+    groups: int = 2            # 2: the paper's two-GPU connectivity; 1: every layer sees all maps
+    init: str = "paper"        # "paper", "caffe" or "kaiming": see layers.init_alexnet_
+
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        require_choice(self, "groups", (1, 2))
+        require_choice(self, "init", INITS)
+
+
+class AlexNet(nn.Module):
+    """The 2012 network: 5 convolutional and 3 fully connected layers, ReLU, LRN, overlapping pooling."""
+
+    config_class = AlexNetConfig
+
+    def __init__(self, config: AlexNetConfig):
+        super().__init__()
+        self.config = config
+        g = config.groups
+        self.conv1 = nn.Conv2d(config.in_channels, 96, 11, stride=4, padding=2)
+        self.conv2 = nn.Conv2d(96, 256, 5, padding=2, groups=g)
+        self.conv3 = nn.Conv2d(256, 384, 3, padding=1)  # the layer where the two GPUs meet
+        self.conv4 = nn.Conv2d(384, 384, 3, padding=1, groups=g)
+        self.conv5 = nn.Conv2d(384, 256, 3, padding=1, groups=g)
+        self.norm = LocalResponseNorm(groups=g)
+        self.pool = nn.MaxPool2d(3, stride=2)  # overlapping: 3x3 windows, stride 2
+        self.avgpool = nn.AdaptiveAvgPool2d(6)  # the identity at 224x224; lets other sizes through
+        self.fc6 = nn.Linear(256 * 6 * 6, 4096)
+        self.fc7 = nn.Linear(4096, 4096)
+        self.fc8 = nn.Linear(4096, config.num_classes)
+        self.drop = nn.Dropout(config.dropout)
+        self.num_features = 4096
+        init_alexnet_(named_layers(self, ALEXNET_LAYERS), config.init)
+
+    def forward_features(self, x: torch.Tensor) -> torch.Tensor:  # (B, 3, 224, 224)
+        x = self.pool(self.norm(F.relu(self.conv1(x))))  # (B, 96, 55, 55) -> (B, 96, 27, 27)
+        x = self.pool(self.norm(F.relu(self.conv2(x))))  # (B, 256, 27, 27) -> (B, 256, 13, 13)
+        x = F.relu(self.conv3(x))                        # (B, 384, 13, 13)
+        x = F.relu(self.conv4(x))                        # (B, 384, 13, 13)
+        x = self.pool(F.relu(self.conv5(x)))             # (B, 256, 13, 13) -> (B, 256, 6, 6)
+        x = self.avgpool(x).flatten(1)                   # (B, 9216)
+        x = self.drop(F.relu(self.fc6(x)))               # (B, 4096)
+        return F.relu(self.fc7(x))                       # (B, 4096)
+
+    def forward_head(self, features: torch.Tensor) -> torch.Tensor:
+        return self.fc8(self.drop(features))  # (B, num_classes)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.forward_head(self.forward_features(x))
+
+
+@dataclass
+class AlexNetOWTConfig(ModelConfig):
+    name: str = "alexnet-owt"
+    num_classes: int = 1000
+    in_channels: int = 3
+    dropout: float = 0.5
+
+
+class AlexNetOWT(torchvision.models.AlexNet):
+    """torchvision's AlexNet (Krizhevsky 2014, "One weird trick"): 64-192-384-256-256, no LRN.
+
+    It is torchvision's own module, so key names (features.0.weight, classifier.1.weight, ...),
+    its default init and its published weights all carry over; this adds the feature/head split.
+    """
+
+    config_class = AlexNetOWTConfig
+
+    def __init__(self, config: AlexNetOWTConfig):
+        super().__init__(num_classes=config.num_classes, dropout=config.dropout)
+        self.config = config
+        if config.in_channels != 3:
+            self.features[0] = nn.Conv2d(config.in_channels, 64, kernel_size=11, stride=4, padding=2)
+        self.num_features = 4096
+
+    def forward_features(self, x: torch.Tensor) -> torch.Tensor:  # (B, 3, 224, 224)
+        x = self.avgpool(self.features(x)).flatten(1)  # (B, 9216)
+        return self.classifier[:-1](x)                 # (B, 4096): dropout, fc6, ReLU, dropout, fc7, ReLU
+
+    def forward_head(self, features: torch.Tensor) -> torch.Tensor:
+        return self.classifier[-1](features)  # (B, num_classes)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.forward_head(self.forward_features(x))
+
+
+@dataclass
+class AlexNetSmallConfig(ModelConfig):
+    name: str = "alexnet-small"
+    num_classes: int = 10
+    in_channels: int = 3
+    dropout: float = 0.5
+    image_size: int = 32                           # square inputs of this side (28 Fashion-MNIST, 32 CIFAR)
+    channels: tuple[int, ...] = (32, 64, 96, 96, 64)  # conv1..conv5 filters
+    hidden: int = 512                              # fc6 and fc7 units
+    groups: int = 1                                # 2: the paper's split of conv2, conv4, conv5
+    init: str = "kaiming"                          # AlexNet's N(0, 0.01) stalls at this size
+
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        require(isinstance(self.channels, (list, tuple)) and len(self.channels) == 5
+                and all(is_positive_int(c) for c in self.channels),
+                self, f"channels must be 5 positive integers (conv1..conv5), got {self.channels!r}")
+        self.channels = tuple(self.channels)
+        require_choice(self, "groups", (1, 2))
+        require(all(c % self.groups == 0 for c in self.channels), self,
+                f"channels {self.channels} must divide into {self.groups} groups")
+        require(is_positive_int(self.hidden), self,
+                f"hidden must be a positive integer, got {self.hidden!r}")
+        require(is_positive_int(self.image_size) and self.image_size >= 15, self,
+                f"image_size must be an integer >= 15, got {self.image_size!r}")
+        require_choice(self, "init", INITS)
+
+
+class AlexNetSmall(nn.Module):
+    """AlexNet's design (ReLU, LRN, overlapping 3/2 pooling, dropout, optional 2 groups) at 28-32 px.
+
+    conv1 5x5 -> pool -> LRN -> conv2 5x5 -> pool -> LRN -> conv3, conv4, conv5 3x3 -> pool ->
+    fc6 -> fc7 -> fc8. LRN follows the pooling, as in CaffeNet: the same normalisation over 4x
+    fewer positions, which halves a CPU training step. The default widths are sized so that
+    10 epochs of Fashion-MNIST fit in about 10 minutes on 2 CPU cores.
+    """
+
+    config_class = AlexNetSmallConfig
+
+    def __init__(self, config: AlexNetSmallConfig):
+        super().__init__()
+        self.config = config
+        c1, c2, c3, c4, c5 = config.channels
+        g = config.groups
+        self.conv1 = nn.Conv2d(config.in_channels, c1, 5, padding=2)
+        self.conv2 = nn.Conv2d(c1, c2, 5, padding=2, groups=g)
+        self.conv3 = nn.Conv2d(c2, c3, 3, padding=1)
+        self.conv4 = nn.Conv2d(c3, c4, 3, padding=1, groups=g)
+        self.conv5 = nn.Conv2d(c4, c5, 3, padding=1, groups=g)
+        self.norm = LocalResponseNorm(groups=g)
+        self.pool = nn.MaxPool2d(3, stride=2)
+        side = pooled_side(config.image_size)
+        self.fc6 = nn.Linear(c5 * side * side, config.hidden)
+        self.fc7 = nn.Linear(config.hidden, config.hidden)
+        self.fc8 = nn.Linear(config.hidden, config.num_classes)
+        self.drop = nn.Dropout(config.dropout)
+        self.num_features = config.hidden
+        init_alexnet_(named_layers(self, ALEXNET_LAYERS), config.init)
+
+    def forward_features(self, x: torch.Tensor) -> torch.Tensor:  # (B, C, 32, 32)
+        self.check_size(x)
+        x = self.norm(self.pool(F.relu(self.conv1(x))))  # (B, 32, 32, 32) -> (B, 32, 15, 15)
+        x = self.norm(self.pool(F.relu(self.conv2(x))))  # (B, 64, 15, 15) -> (B, 64, 7, 7)
+        x = F.relu(self.conv3(x))                        # (B, 96, 7, 7)
+        x = F.relu(self.conv4(x))                        # (B, 96, 7, 7)
+        x = self.pool(F.relu(self.conv5(x))).flatten(1)  # (B, 64, 3, 3) -> (B, 576)
+        x = self.drop(F.relu(self.fc6(x)))               # (B, 512)
+        return F.relu(self.fc7(x))                       # (B, 512)
+
+    def forward_head(self, features: torch.Tensor) -> torch.Tensor:
+        return self.fc8(self.drop(features))  # (B, num_classes)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.forward_head(self.forward_features(x))
+
+    def check_size(self, x: torch.Tensor) -> None:
+        side = self.config.image_size
+        if tuple(x.shape[-2:]) != (side, side):
+            raise ConfigError(f"alexnet-small was built for {side}x{side} images (image_size), "
+                              f"got {x.shape[-2]}x{x.shape[-1]}")
+
+
+def pooled_side(side: int) -> int:
+    """The side of conv5's maps after the three 3x3 stride-2 poolings (28 -> 2, 32 -> 3)."""
+    for _ in range(3):
+        side = (side - 3) // 2 + 1
+    return side
