@@ -112,6 +112,7 @@ def test_bad_config_values_are_one_line_errors(tmp_path, capsys):
     assert main(["eval", str(tmp_path / "nothing")]) == 1
 
 
+@pytest.mark.filterwarnings("ignore:Detected pickle protocol")
 def test_corrupt_checkpoint_is_named(tmp_path):
     bad = tmp_path / "bad.pt"
     bad.write_bytes(b"\x80\x04 definitely not a checkpoint")
@@ -125,3 +126,64 @@ def test_every_preset_loads():
     assert {"paper", "fashion-mnist-lenet5"} <= set(presets())
     for name in presets():
         load_config(name)
+
+
+def test_predict_names_the_top_classes(packed, tmp_path, capsys):
+    from PIL import Image
+
+    run = tmp_path / "run"
+    train(tiny_config(packed, 1), run, progress=False)
+    image = tmp_path / "shirt.png"
+    Image.fromarray(np.full((40, 30, 3), 180, np.uint8)).save(image)  # any size, RGB: brought to 28x28 gray
+    assert main(["predict", str(run), str(image), "--json"]) == 0
+    (result,) = json.loads(capsys.readouterr().out)
+    probabilities = [entry["probability"] for entry in result["top"]]
+    assert len(probabilities) == 5 and probabilities == sorted(probabilities, reverse=True)
+    assert 0 < sum(probabilities) <= 1 + 1e-6
+    assert all(entry["name"] == entry["class"] for entry in result["top"])  # digits: names are the ids
+    assert main(["predict", str(run), str(tmp_path / "missing.png")]) == 1
+    assert "missing.png: cannot read" in capsys.readouterr().err
+
+
+def test_voc_is_scored_by_mean_average_precision(tmp_path):
+    from test_voc import make_voc
+
+    from ilsvrc import metrics
+
+    make_voc(tmp_path / "voc")
+    out = tmp_path / "packed"
+    prepare(tmp_path / "voc", out, options=PackOptions(shorter_side=16), progress=False)
+    config = load_config("paper", [f"data.path={out}", "data.crop=8", "data.region=16", "data.val_split=val",
+                                   "data.workers=0"])
+    pipe = Pipeline.build(config.data, 0, torch.device("cpu"))
+    ds = pipe.dataset("val")
+    scores = torch.tensor(np.random.default_rng(4).normal(size=(len(ds), 20)), dtype=torch.float32)
+
+    class Fixed(torch.nn.Module):
+        def forward(self, x):  # one view per image (centre crop): the rows of `scores`, in order
+            return scores[:len(x)]
+
+    result = evaluate(Fixed(), pipe, "val")
+    expected = metrics.mean_average_precision(scores.numpy(), ds.labels(), ds.difficult_array(), eleven_point=True)
+    assert result["eleven_point"] and result["n"] == len(ds) == 2
+    assert result["mAP"] == pytest.approx(expected)
+
+
+def test_paper_recipe_runs_end_to_end_on_synthetic_ilsvrc(tmp_path):
+    """The 2012 network and recipe on ILSVRC-2012-format archives: prepare, a few SGD steps, 10-crop eval."""
+    from ilsvrc.data.synth import write_archives
+
+    write_archives(tmp_path / "archives", classes=3, train_per_class=4, val_per_class=1)
+    prepare(tmp_path / "archives", tmp_path / "packed", progress=False)
+    run = tmp_path / "run"
+    assert main(["train", "--config", "paper", "--data", str(tmp_path / "packed"), "--out", str(run),
+                 "--epochs", "1", "--batch-size", "4", "--quiet", "--set", "data.workers=0"]) == 0
+    state = load_checkpoint(run)
+    fc8_for_1000 = 4096 * 1000 + 1000
+    assert state["model_config"]["name"] == "alexnet"
+    assert sum(p.numel() for p in state["model"].values()) == 60_965_224 - fc8_for_1000 + 4096 * 3 + 3
+    assert state["data_stats"]["mean_image"].shape == (256, 256, 3)
+    result = evaluate(model_from_checkpoint(state), Pipeline.build(
+        load_config("paper", [f"data.path={tmp_path / 'packed'}", "data.workers=0"]).data, 0,
+        torch.device("cpu")), "val", tta="10crop")
+    assert result["n"] == 3 and result["tta"] == "10crop" and 0 <= result["top1_error"] <= 1

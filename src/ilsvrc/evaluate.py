@@ -55,10 +55,9 @@ def evaluate(model, pipeline: Pipeline, split: str, tta: str = "center", precisi
     ds = pipeline.dataset(split)
     scores, labels = predict_scores(model, pipeline.eval_batches(split, tta), precision, ds.multilabel)
     if ds.multilabel:
-        difficult = ds.difficult_array() if hasattr(ds, "difficult_array") else None
-        year = 2007 if "2007" in str(ds.root) else 2012
-        m_ap = metrics.mean_average_precision(scores.numpy(), labels.numpy(), difficult, eleven_point=year == 2007)
-        return {"mAP": m_ap, "n": len(labels), "tta": tta, "eleven_point": year == 2007}
+        eleven_point = ds.year == 2007  # the VOC2007 devkit's 11-point interpolated AP
+        m_ap = metrics.mean_average_precision(scores.numpy(), labels.numpy(), ds.difficult_array(), eleven_point)
+        return {"mAP": m_ap, "n": len(labels), "tta": tta, "eleven_point": eleven_point}
     return {**summarize(scores, labels, len(ds.classes)), "tta": tta}
 
 

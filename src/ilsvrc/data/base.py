@@ -61,3 +61,26 @@ class Dataset(ABC):
 
     def __repr__(self) -> str:
         return f"<{type(self).__name__} kind={self.kind} split={self.split} n={len(self)} classes={len(self.classes)}>"
+
+
+class ArrayDataset(Dataset):
+    """A dataset held as one bulk (N, H, W, C) uint8 `images` array and (N,) int64 `targets` (MNIST, CIFAR).
+
+    Subclasses set both arrays (read-only: they are shared) and `source`; the packer stores such
+    datasets raw, and training keeps them resident in memory.
+    """
+
+    images: np.ndarray
+    targets: np.ndarray
+
+    def __len__(self) -> int:
+        return len(self.targets)
+
+    def image(self, i: int) -> np.ndarray:
+        return np.array(self.images[self._check_index(i)])  # a writable copy: `images` is shared
+
+    def label(self, i: int) -> int:
+        return int(self.targets[self._check_index(i)])
+
+    def labels(self) -> np.ndarray:
+        return self.targets.copy()

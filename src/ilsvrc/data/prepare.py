@@ -22,7 +22,7 @@ import numpy as np
 from tqdm import tqdm
 
 from ilsvrc.data import available_splits, detect_kind, open_dataset, resolve
-from ilsvrc.data.base import Dataset
+from ilsvrc.data.base import ArrayDataset, Dataset
 from ilsvrc.data.images import decode, encode_jpeg, resize_shorter
 from ilsvrc.data.readers import packed
 from ilsvrc.data.shards import Shard, write_shard
@@ -70,7 +70,8 @@ def prepare(source: str | os.PathLike, out: str | os.PathLike, kind: str | None 
     index = {"format": packed.FORMAT, "version": packed.FORMAT_VERSION, "recipe": recipe, "splits": {}}
     for split in splits or available_splits(path, kind):
         ds = open_dataset(path, split, kind, **reader_options)
-        index.update(classes=list(ds.classes), class_names=list(ds.class_names), multilabel=ds.multilabel)
+        index.update(classes=list(ds.classes), class_names=list(ds.class_names), multilabel=ds.multilabel,
+                     dataset={"name": getattr(ds, "name", None), "year": getattr(ds, "year", None)})
         index["splits"][split] = _pack_split(ds, out, recipe, options, progress)
     _write_json_atomic(out / packed.INDEX, index)
     return index
@@ -86,7 +87,7 @@ def _check_existing(out: Path, recipe: dict) -> None:
 
 
 def _pack_split(ds: Dataset, out: Path, recipe: dict, options: PackOptions, progress: bool) -> dict:
-    raw = isinstance(getattr(ds, "images", None), np.ndarray)
+    raw = isinstance(ds, ArrayDataset)  # small images in one bulk array: stored raw
     size = options.shard_size or (10000 if raw else 2000)
     ranges = [(first, min(first + size, len(ds))) for first in range(0, len(ds), size)]
     start = time.perf_counter()

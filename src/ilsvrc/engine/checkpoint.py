@@ -60,4 +60,4 @@ def model_from_checkpoint(state: dict, device: str | torch.device = "cpu") -> to
 
     model = model_from_config(state["model_config"])
     model.load_state_dict(state["model"])
-    return model.to(device).eval()
+    return (model if getattr(model, "places_itself", False) else model.to(device)).eval()

@@ -139,7 +139,9 @@ def train(config: RunConfig, out: str | Path, resume: bool = False, progress: bo
     pipeline = Pipeline.build(config.data, t.seed, device, progress=progress)
     train_ds = pipeline.dataset(config.data.train_split)
     torch.manual_seed(t.seed)
-    model = build_model(config, pipeline, len(train_ds.classes)).to(device)
+    model = build_model(config, pipeline, len(train_ds.classes))
+    if not getattr(model, "places_itself", False):
+        model = model.to(device)
     if t.channels_last:
         model = model.to(memory_format=torch.channels_last)
     optimizer = make_optimizer(config, model)

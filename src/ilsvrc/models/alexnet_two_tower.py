@@ -105,6 +105,7 @@ class Tower(nn.Module):
 
 class AlexNetTwoTower(nn.Module):
     config_class = AlexNetTwoTowerConfig
+    places_itself = True  # each tower lives on its own device: callers must not move the whole model
 
     def __init__(self, config: AlexNetTwoTowerConfig):
         super().__init__()

@@ -21,7 +21,7 @@ from pathlib import Path
 import numpy as np
 
 from ilsvrc.data import safe_pickle
-from ilsvrc.data.base import Dataset
+from ilsvrc.data.base import ArrayDataset
 from ilsvrc.errors import ConfigError, DataError
 
 KIND = "cifar"
@@ -248,7 +248,7 @@ def read_split(folder: Path, layout: Layout, split: str) -> Batches:
                    [s for b in batches for s in b.sources])
 
 
-class CifarDataset(Dataset):
+class CifarDataset(ArrayDataset):
     """One split of CIFAR-10 or CIFAR-100, held in memory as `images` (N, 32, 32, 3) and `targets` (N,)."""
 
     kind = KIND
@@ -269,18 +269,6 @@ class CifarDataset(Dataset):
         self.images.flags.writeable = False
         self.targets = batches.labels[label]
         self._sources = batches.sources
-
-    def __len__(self) -> int:
-        return len(self.targets)
-
-    def image(self, i: int) -> np.ndarray:
-        return np.array(self.images[self._check_index(i)])  # a writable copy: `images` is shared
-
-    def label(self, i: int) -> int:
-        return int(self.targets[self._check_index(i)])
-
-    def labels(self) -> np.ndarray:
-        return self.targets.copy()
 
     def source(self, i: int) -> str:
         return self._sources[self._check_index(i)]

@@ -26,7 +26,7 @@ from typing import Sequence
 
 import numpy as np
 
-from ilsvrc.data.base import Dataset
+from ilsvrc.data.base import ArrayDataset
 from ilsvrc.errors import ConfigError, DataError
 
 KIND = "idx"
@@ -200,7 +200,7 @@ def class_names(name: str | None, prefix: str, targets: np.ndarray, classes: Seq
     return [str(k) for k in range(int(targets.max(initial=-1)) + 1)]
 
 
-class IdxDataset(Dataset):
+class IdxDataset(ArrayDataset):
     """One split of an IDX dataset, held in memory as `images` (N, H, W, 1) and `targets` (N,)."""
 
     kind = KIND
@@ -234,18 +234,6 @@ class IdxDataset(Dataset):
             i = int(out_of_range[0])
             raise DataError(self.files.labels, f"label {self.targets[i]} at index {i} is out of range "
                                                f"for {len(self.classes)} classes")
-
-    def __len__(self) -> int:
-        return len(self.targets)
-
-    def image(self, i: int) -> np.ndarray:
-        return np.array(self.images[self._check_index(i)])  # a writable copy: `images` is shared
-
-    def label(self, i: int) -> int:
-        return int(self.targets[self._check_index(i)])
-
-    def labels(self) -> np.ndarray:
-        return self.targets.copy()
 
     def source(self, i: int) -> str:
         return f"{self.files.images.name}#{self._check_index(i)}"

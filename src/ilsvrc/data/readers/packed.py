@@ -67,6 +67,7 @@ class PackedDataset(Dataset):
         self.classes = index["classes"]
         self.class_names = index["class_names"]
         self.multilabel = index.get("multilabel", False)
+        self.year = index.get("dataset", {}).get("year")  # PASCAL VOC: 2007 scores with 11-point AP
         self.storage = self.info["storage"]
         self._shard_files = [s["file"] for s in self.info["shards"]]
         self._ends = list(np.cumsum([s["n"] for s in self.info["shards"]]))
@@ -106,6 +107,13 @@ class PackedDataset(Dataset):
     def labels(self) -> np.ndarray:
         parts = [self._shard(k).section("labels") for k in range(len(self._shard_files))]
         return np.concatenate(parts) if parts else np.zeros(0, np.int64)
+
+    def difficult_array(self) -> np.ndarray | None:
+        """(N, K) uint8 flags of multi-label data whose reader marks difficult objects (VOC), else None."""
+        shards = [self._shard(k) for k in range(len(self._shard_files))]
+        if not shards or not shards[0].has("difficult"):
+            return None
+        return np.concatenate([s.section("difficult") for s in shards])
 
     def source(self, i: int) -> str:
         shard, j = self._locate(i)
