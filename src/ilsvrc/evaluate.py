@@ -11,7 +11,8 @@ from __future__ import annotations
 
 import contextlib
 import json as jsonlib
-from dataclasses import replace
+from dataclasses import dataclass, replace
+from pathlib import Path
 
 import numpy as np
 import torch
@@ -54,11 +55,8 @@ def summarize(scores: torch.Tensor, labels: torch.Tensor, num_classes: int) -> d
 def evaluate(model, pipeline: Pipeline, split: str, tta: str = "center", precision: str = "fp32") -> dict:
     ds = pipeline.dataset(split)
     scores, labels = predict_scores(model, pipeline.eval_batches(split, tta), precision, ds.multilabel)
-    if ds.multilabel:
-        eleven_point = ds.year == 2007  # the VOC2007 devkit's 11-point interpolated AP
-        m_ap = metrics.mean_average_precision(scores.numpy(), labels.numpy(), ds.difficult_array(), eleven_point)
-        return {"mAP": m_ap, "n": len(labels), "tta": tta, "eleven_point": eleven_point}
-    return {**summarize(scores, labels, len(ds.classes)), "tta": tta}
+    return RunScores(scores, labels, list(ds.classes), list(ds.class_names), split, tta, ds.multilabel,
+                     ds.difficult_array(), ds.year == 2007).result()
 
 
 def _pipeline_for(state: dict, data: str | None, device) -> Pipeline:
@@ -67,18 +65,60 @@ def _pipeline_for(state: dict, data: str | None, device) -> Pipeline:
     return Pipeline.build(data_config, config.train.seed, device, stats=state["data_stats"])
 
 
+def is_baseline_run(run: str | Path) -> bool:
+    """A run folder of the pre-2012 pipeline (`ilsvrc baseline`), rather than a ConvNet's."""
+    return (Path(run) / "baseline.json").is_file()
+
+
+@dataclass
+class RunScores:
+    """A run's class scores on one split: what eval, the demo's table and the report all start from."""
+
+    scores: torch.Tensor  # (N, K) float32: softmax probabilities (ConvNets) or decision scores (SVMs)
+    labels: torch.Tensor  # (N,) int64
+    classes: list[str]
+    class_names: list[str]
+    split: str
+    tta: str
+    multilabel: bool = False
+    difficult: np.ndarray | None = None  # (N, K) VOC's difficult flags
+    eleven_point: bool = False  # VOC 2007's 11-point AP
+
+    def result(self) -> dict:
+        """The ILSVRC figures (top-1/top-5 error, per-class accuracy, confusion), or VOC's mAP."""
+        if self.multilabel:
+            m_ap = metrics.mean_average_precision(self.scores.numpy(), self.labels.numpy(), self.difficult,
+                                                  self.eleven_point)
+            return {"mAP": m_ap, "n": len(self.labels), "tta": self.tta, "eleven_point": self.eleven_point}
+        return {**summarize(self.scores, self.labels, len(self.classes)), "tta": self.tta}
+
+
+def run_scores(run: str, data: str | None = None, split: str = "val", tta: str = "center",
+               device: str = "auto", which: str = "best") -> RunScores:
+    """Scores of a ConvNet run (or checkpoint) or a baseline run on a split of `data` (default: its own)."""
+    if is_baseline_run(run):
+        from ilsvrc.baseline import load_baseline
+
+        return load_baseline(run).run_scores(data, split)
+    dev = pick_device(device)
+    state = load_checkpoint(run, which)
+    model = model_from_checkpoint(state, dev)
+    pipeline = _pipeline_for(state, data, dev)
+    split = _split(pipeline, split)
+    ds = pipeline.dataset(split)
+    scores, labels = predict_scores(model, pipeline.eval_batches(split, tta), multilabel=ds.multilabel)
+    return RunScores(scores, labels, list(state["classes"]), list(state["class_names"]), split, tta,
+                     ds.multilabel, ds.difficult_array(), ds.year == 2007)
+
+
 def eval_command(run: str, data: str | None = None, split: str = "val", tta: str = "center",
                  json: bool = False, device: str = "auto", which: str = "best") -> int:
-    device = pick_device(device)
-    state = load_checkpoint(run, which)
-    model = model_from_checkpoint(state, device)
-    pipeline = _pipeline_for(state, data, device)
-    split = _split(pipeline, split)
-    result = evaluate(model, pipeline, split, tta)
+    r = run_scores(run, data, split, tta, device, which)
+    result = r.result()
     if json:
-        print(jsonlib.dumps({k: v for k, v in result.items() if k != "confusion"} | {"split": split}))
+        print(jsonlib.dumps({k: v for k, v in result.items() if k != "confusion"} | {"split": r.split}))
     else:
-        _print_result(result, state["classes"] if "classes" in state else None, split)
+        _print_result(result, r.class_names, r.split)
     return 0
 
 

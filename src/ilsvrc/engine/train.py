@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import csv
 import dataclasses
+import json
 import math
 import time
 from pathlib import Path
@@ -153,7 +154,7 @@ def train(config: RunConfig, out: str | Path, resume: bool = False, progress: bo
         start, best = _restore(run_dir, model, optimizer, schedule, device)
         log.truncate(start)
     step = make_step(model, optimizer, config, device)
-    row = {}
+    row, began_run = {}, time.perf_counter()
     for epoch in range(start, t.epochs):
         _seed_everything(t.seed, epoch)
         began = time.perf_counter()
@@ -179,7 +180,20 @@ def train(config: RunConfig, out: str | Path, resume: bool = False, progress: bo
         if row["val_top1_error"] < best:
             best = row["val_top1_error"]
             save_checkpoint(run_dir / "checkpoints" / "best.pt", state)
+    if row:
+        _write_summary(run_dir, config, model, row, time.perf_counter() - began_run)
     return row
+
+
+def _write_summary(run_dir: Path, config: RunConfig, model, row: dict, seconds: float) -> None:
+    """summary.json: the run's line in a results table (the demo, the report)."""
+    summary = {"name": config.model.name, "approach": "ConvNet", "model": config.model.name,
+               "top1_error": row["val_top1_error"], "top5_error": row["val_top5_error"],
+               "train_seconds": round(seconds, 1), "params": sum(p.numel() for p in model.parameters()),
+               "epochs": row["epoch"], "data": str(config.data.path), "split": config.data.val_split}
+    tmp = run_dir / "summary.json.tmp"
+    tmp.write_text(json.dumps(summary, indent=1))
+    tmp.replace(run_dir / "summary.json")
 
 
 def _state(config, model, optimizer, schedule, pipeline, train_ds, epoch, best, row) -> dict:
