@@ -8,7 +8,7 @@ STAMP := $(VENV)/.installed
 # torch 2.14.1 / torchvision 0.29.1 are the builds this project is tested with; pyproject.toml keeps open ranges.
 TORCH := torch==2.14.1 torchvision==0.29.1
 DEBIAN_PACKAGES := dataset-fashion-mnist wordnet-base
-DEBIAN_TEST_PACKAGES :=
+DEBIAN_TEST_PACKAGES := chromium
 
 .PHONY: demo test test-all setup system-deps system-test-deps clean
 

@@ -44,6 +44,7 @@ COMMANDS = [
             "the main job: reproduce the 2012 moment in miniature on the embedded dataset", [
                 arg("--data", default="fashion-mnist", help="a dataset name or path (default: fashion-mnist)"),
                 arg("--out", default="runs/demo", help="output folder (default: runs/demo)"),
+                arg("--quick", action="store_true", help="smaller settings, <= 2 minutes on 2 cores (labelled so)"),
             ]),
     Command(("train",), "ilsvrc.engine.train:train_command",
             "train a model with a preset recipe (the paper's, or one tuned for a CPU)", [
@@ -76,6 +77,17 @@ COMMANDS = [
                 arg("--top", type=int, default=5, help="how many classes to show (default 5)"),
                 arg("--device", default="auto", help="auto (default), cpu, cuda, cuda:N"),
                 JSON,
+            ]),
+    Command(("report",), "ilsvrc.report.command:report_command",
+            "an HTML page and its Markdown twin comparing runs: table, curves, filters, confusion, Figure 4", [
+                arg("runs", nargs="+", metavar="RUN_DIR", help="run folders of `ilsvrc train` or `ilsvrc baseline`"),
+                arg("--out", required=True, metavar="PATH",
+                    help="a folder (gets report.html, report.md, figures/) or a .html file"),
+                arg("--data", default=None, help="dataset for scores and images (default: each run's own)"),
+                arg("--title", default="ILSVRC-style results", help="the page's title"),
+                arg("--device", default="auto", help="auto (default), cpu, cuda, cuda:N"),
+                arg("--feature-pool", type=int, default=5000, metavar="N",
+                    help="training images searched for nearest neighbours (default 5000)"),
             ]),
     Command(("bench", "matmul"), "ilsvrc.bench.matmul:matmul_command",
             "GFLOP/s of square matrix products on the CPU and the GPU, and their ratio", [

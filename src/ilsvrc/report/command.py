@@ -1,0 +1,55 @@
+"""`ilsvrc report`: one self-contained HTML page and its Markdown twin comparing finished runs.
+
+    ilsvrc report runs/lenet5 runs/alexnet runs/hog-svm --out runs/report
+    ilsvrc report runs/lenet5 --out docs/lenet5.html --title "LeNet-5 on Fashion-MNIST"
+
+    write_report([Path("runs/lenet5")], Path("runs/report"), context={"notes": [...], "reference": [...]})
+
+A folder OUT receives report.html, report.md and figures/*.png (the Markdown's images); an OUT
+ending in .html names the page itself, with the .md and figures/ beside it.
+"""
+from __future__ import annotations
+
+from pathlib import Path
+
+from ilsvrc.report import html, markdown
+from ilsvrc.report.build import build_document
+
+DEFAULT_TITLE = "ILSVRC-style results"
+FIGURE_DIR = "figures"
+
+
+def output_paths(out: Path) -> tuple[Path, Path, Path]:
+    """(page, Markdown twin, figure folder) for a folder or a .html path."""
+    page = out if out.suffix.lower() == ".html" else out / "report.html"
+    return page, page.with_suffix(".md"), page.parent / FIGURE_DIR
+
+
+def write_report(runs: list[Path], out: Path, data: str | None = None, title: str = DEFAULT_TITLE,
+                 context: dict | None = None, device: str = "auto", feature_pool: int = 5000) -> Path:
+    """Write the page, its Markdown twin and the twin's figures; returns the page's path.
+
+    `context` may carry "notes" (lines shown at the top) and "reference" (rows with the keys of
+    summary.json, e.g. the paper's own results, shown beside the entries' table).
+    """
+    document = build_document([Path(r) for r in runs], data, title, context or {}, device, feature_pool)
+    page, twin, figure_dir = output_paths(Path(out))
+    figure_dir.mkdir(parents=True, exist_ok=True)
+    for figure in document.figures():
+        (figure_dir / f"{figure.name}.png").write_bytes(figure.png)
+    _write_text(twin, markdown.render(document, FIGURE_DIR))
+    _write_text(page, html.render(document))
+    return page
+
+
+def _write_text(path: Path, text: str) -> None:
+    tmp = path.with_name(path.name + ".tmp")  # a reader never sees half a page
+    tmp.write_text(text, encoding="utf-8")
+    tmp.replace(path)
+
+
+def report_command(runs: list[str], out: str, data: str | None = None, title: str = DEFAULT_TITLE,
+                   device: str = "auto", feature_pool: int = 5000) -> int:
+    page = write_report([Path(r) for r in runs], Path(out), data, title, None, device, feature_pool)
+    print(f"wrote {page} and {page.with_suffix('.md')}")
+    return 0
