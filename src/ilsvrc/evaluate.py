@@ -106,7 +106,8 @@ def run_scores(run: str, data: str | None = None, split: str = "val", tta: str =
     pipeline = _pipeline_for(state, data, dev)
     split = _split(pipeline, split)
     ds = pipeline.dataset(split)
-    scores, labels = predict_scores(model, pipeline.eval_batches(split, tta), multilabel=ds.multilabel)
+    precision = from_dict(state["config"]).train.precision  # evaluate as the run was trained and validated
+    scores, labels = predict_scores(model, pipeline.eval_batches(split, tta), precision, ds.multilabel)
     return RunScores(scores, labels, list(state["classes"]), list(state["class_names"]), split, tta,
                      ds.multilabel, ds.difficult_array(), ds.year == 2007)
 

@@ -154,7 +154,7 @@ def train(config: RunConfig, out: str | Path, resume: bool = False, progress: bo
         start, best = _restore(run_dir, model, optimizer, schedule, device)
         log.truncate(start)
     step = make_step(model, optimizer, config, device)
-    row, began_run = {}, time.perf_counter()
+    row, best_row, began_run = {}, {}, time.perf_counter()
     for epoch in range(start, t.epochs):
         _seed_everything(t.seed, epoch)
         began = time.perf_counter()
@@ -178,10 +178,10 @@ def train(config: RunConfig, out: str | Path, resume: bool = False, progress: bo
         state = _state(config, model, optimizer, schedule, pipeline, train_ds, epoch + 1, min(best, row["val_top1_error"]), row)
         save_checkpoint(run_dir / "checkpoints" / "last.pt", state)
         if row["val_top1_error"] < best:
-            best = row["val_top1_error"]
+            best, best_row = row["val_top1_error"], row
             save_checkpoint(run_dir / "checkpoints" / "best.pt", state)
-    if row:
-        _write_summary(run_dir, config, model, row, time.perf_counter() - began_run)
+    if best_row:  # the table's figures are those of the best checkpoint, which eval and the report load
+        _write_summary(run_dir, config, model, best_row, time.perf_counter() - began_run)
     return row
 
 
@@ -190,7 +190,8 @@ def _write_summary(run_dir: Path, config: RunConfig, model, row: dict, seconds: 
     summary = {"name": config.model.name, "approach": "ConvNet", "model": config.model.name,
                "top1_error": row["val_top1_error"], "top5_error": row["val_top5_error"],
                "train_seconds": round(seconds, 1), "params": sum(p.numel() for p in model.parameters()),
-               "epochs": row["epoch"], "data": str(config.data.path), "split": config.data.val_split}
+               "epochs": config.train.epochs, "best_epoch": row["epoch"], "data": str(config.data.path),
+               "split": config.data.val_split}
     tmp = run_dir / "summary.json.tmp"
     tmp.write_text(json.dumps(summary, indent=1))
     tmp.replace(run_dir / "summary.json")
