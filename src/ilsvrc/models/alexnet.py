@@ -19,7 +19,7 @@ from torch.nn import functional as F
 
 from ilsvrc.errors import ConfigError
 from ilsvrc.models.layers import INITS, LocalResponseNorm, init_alexnet_
-from ilsvrc.models.registry import ModelConfig, is_positive_int, require, require_choice
+from ilsvrc.models.registry import Classifier, ModelConfig, is_positive_int, require, require_choice
 
 ALEXNET_LAYERS = ("conv1", "conv2", "conv3", "conv4", "conv5", "fc6", "fc7", "fc8")
 
@@ -43,7 +43,7 @@ class AlexNetConfig(ModelConfig):
         require_choice(self, "init", INITS)
 
 
-class AlexNet(nn.Module):
+class AlexNet(Classifier):
     """The 2012 network: 5 convolutional and 3 fully connected layers, ReLU, LRN, overlapping pooling."""
 
     config_class = AlexNetConfig
@@ -80,9 +80,6 @@ class AlexNet(nn.Module):
     def forward_head(self, features: torch.Tensor) -> torch.Tensor:
         return self.fc8(self.drop(features))  # (B, num_classes)
 
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.forward_head(self.forward_features(x))
-
 
 @dataclass
 class AlexNetOWTConfig(ModelConfig):
@@ -92,7 +89,7 @@ class AlexNetOWTConfig(ModelConfig):
     dropout: float = 0.5
 
 
-class AlexNetOWT(torchvision.models.AlexNet):
+class AlexNetOWT(Classifier, torchvision.models.AlexNet):
     """torchvision's AlexNet (Krizhevsky 2014, "One weird trick"): 64-192-384-256-256, no LRN.
 
     It is torchvision's own module, so key names (features.0.weight, classifier.1.weight, ...),
@@ -114,9 +111,6 @@ class AlexNetOWT(torchvision.models.AlexNet):
 
     def forward_head(self, features: torch.Tensor) -> torch.Tensor:
         return self.classifier[-1](features)  # (B, num_classes)
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.forward_head(self.forward_features(x))
 
 
 @dataclass
@@ -147,7 +141,7 @@ class AlexNetSmallConfig(ModelConfig):
         require_choice(self, "init", INITS)
 
 
-class AlexNetSmall(nn.Module):
+class AlexNetSmall(Classifier):
     """AlexNet's design (ReLU, LRN, overlapping 3/2 pooling, dropout, optional 2 groups) at 28-32 px.
 
     conv1 5x5 -> pool -> LRN -> conv2 5x5 -> pool -> LRN -> conv3, conv4, conv5 3x3 -> pool ->
@@ -190,9 +184,6 @@ class AlexNetSmall(nn.Module):
 
     def forward_head(self, features: torch.Tensor) -> torch.Tensor:
         return self.fc8(self.drop(features))  # (B, num_classes)
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.forward_head(self.forward_features(x))
 
     def check_size(self, x: torch.Tensor) -> None:
         side = self.config.image_size

@@ -23,7 +23,7 @@ from torch.nn import functional as F
 from ilsvrc.errors import ConfigError
 from ilsvrc.models.alexnet import ALEXNET_LAYERS, named_layers
 from ilsvrc.models.layers import INITS, LocalResponseNorm, init_alexnet_
-from ilsvrc.models.registry import ModelConfig, require, require_choice
+from ilsvrc.models.registry import Classifier, ModelConfig, require, require_choice
 
 TOWER_LAYERS = ALEXNET_LAYERS[:-1]  # conv1..fc7 are split between the towers; fc8 is not
 
@@ -103,7 +103,7 @@ class Tower(nn.Module):
         return self.avgpool(x).flatten(1)                # (B, 4608)
 
 
-class AlexNetTwoTower(nn.Module):
+class AlexNetTwoTower(Classifier):
     config_class = AlexNetTwoTowerConfig
     places_itself = True  # each tower lives on its own device: callers must not move the whole model
 
@@ -137,9 +137,6 @@ class AlexNetTwoTower(nn.Module):
 
     def forward_head(self, features: torch.Tensor) -> torch.Tensor:
         return self.fc8(self.drop(features.to(self.fc8.weight.device)))  # (B, num_classes)
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.forward_head(self.forward_features(x))
 
 
 def two_tower_from_alexnet(state_dict: Mapping[str, torch.Tensor]) -> dict[str, torch.Tensor]:

@@ -17,7 +17,7 @@ from torch import nn
 from torch.nn import functional as F
 
 from ilsvrc.errors import ConfigError
-from ilsvrc.models.registry import ModelConfig, require, require_choice
+from ilsvrc.models.registry import Classifier, ModelConfig, require, require_choice
 
 # Table I of the paper: the S2 maps each C3 map takes. Maps 0-5 take 3 contiguous maps, 6-11
 # take 4 contiguous, 12-14 take 4 non-contiguous, 15 takes all 6 (wrapping around 5 -> 0).
@@ -125,7 +125,7 @@ class EuclideanRBF(nn.Module):
         return -(x[:, None, :] - self.codes[None]).square().sum(dim=2)
 
 
-class LeNet5(nn.Module):
+class LeNet5(Classifier):
     config_class = LeNet5Config
 
     def __init__(self, config: LeNet5Config):
@@ -157,9 +157,6 @@ class LeNet5(nn.Module):
 
     def forward_head(self, features: torch.Tensor) -> torch.Tensor:
         return self.head(self.drop(features))  # (B, num_classes)
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.forward_head(self.forward_features(x))
 
 
 def pad_to_32(x: torch.Tensor) -> torch.Tensor:

@@ -17,6 +17,7 @@ import importlib
 from dataclasses import dataclass
 from typing import Any, Mapping
 
+import torch
 from torch import nn
 
 from ilsvrc.errors import ConfigError
@@ -51,6 +52,17 @@ class ModelConfig:
 
 def is_positive_int(value: Any) -> bool:
     return isinstance(value, int) and not isinstance(value, bool) and value > 0
+
+
+class Classifier(nn.Module):
+    """The split every model shares: `forward(x) = forward_head(forward_features(x))`.
+
+    Subclasses define `forward_features(x) -> (B, D)`, the last hidden layer (the features the
+    SVM baseline and the report's nearest neighbours use), and `forward_head(features)`.
+    """
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.forward_head(self.forward_features(x))
 
 
 def require(condition: bool, config: ModelConfig, problem: str) -> None:
