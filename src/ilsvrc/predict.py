@@ -16,7 +16,7 @@ from ilsvrc.config import from_dict
 from ilsvrc.data.images import read_image, resize_shorter
 from ilsvrc.engine.checkpoint import load_checkpoint, model_from_checkpoint
 from ilsvrc.engine.pipeline import normalization_for
-from ilsvrc.evaluate import pick_device
+from ilsvrc.evaluate import is_baseline_run, pick_device
 
 
 def prepare_image(path: str, data_config, stats: dict) -> np.ndarray:
@@ -32,6 +32,10 @@ def prepare_image(path: str, data_config, stats: dict) -> np.ndarray:
 
 @torch.no_grad()
 def predict_files(run: str, paths: list[str], top: int = 5, device: str = "auto") -> list[dict]:
+    if is_baseline_run(run):  # a hand-designed-features + SVM run (`ilsvrc baseline`)
+        from ilsvrc.baseline import load_baseline
+
+        return load_baseline(run).predict_files(paths, top)
     dev = pick_device(device)
     state = load_checkpoint(run)
     model = model_from_checkpoint(state, dev)

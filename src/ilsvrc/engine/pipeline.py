@@ -13,6 +13,7 @@ see the same batches.
 """
 from __future__ import annotations
 
+import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -39,7 +40,7 @@ def ensure_packed(path_or_name: str, progress: bool = True) -> Path:
 
     out = cache_root() / "packed" / (str(path_or_name) if not Path(path_or_name).exists() else path.name)
     if not (out / "index.json").exists():
-        print(f"packing {path_or_name} into {out} (once)")
+        print(f"packing {path_or_name} into {out} (once)", file=sys.stderr)  # keeps --json output clean
         prepare(path, out, progress=progress)
     return out
 
