@@ -11,7 +11,7 @@ from torch.nn import functional as F
 from ilsvrc.errors import ConfigError
 from ilsvrc.models import config_to_dict, create_model, list_models, model_from_config
 from ilsvrc.models.alexnet_two_tower import alexnet_from_two_tower, two_tower_from_alexnet
-from ilsvrc.models.layers import LocalResponseNorm
+from ilsvrc.models.layers import LocalResponseNorm, local_response_norm
 
 SMALL = {"in_channels": 1, "image_size": 28}
 
@@ -54,6 +54,39 @@ def test_grouped_lrn_normalises_each_half_on_its_own():
     expected = torch.cat([paper_lrn(a[:, :6]), paper_lrn(a[:, 6:])], dim=1)
     torch.testing.assert_close(LocalResponseNorm(groups=2)(a), expected, rtol=1e-12, atol=0)
     assert not torch.allclose(LocalResponseNorm()(a), expected)
+
+
+@pytest.mark.parametrize("groups", [1, 2])
+def test_fused_lrn_has_the_exact_gradient(groups):
+    a = (torch.rand(2, 8, 3, 3, dtype=torch.float64) * 50).requires_grad_()
+    assert torch.autograd.gradcheck(lambda t: local_response_norm(t, groups=groups), (a,))
+
+
+@pytest.mark.parametrize("groups", [1, 2])
+def test_fused_lrn_equals_torchs_layer_in_value_and_gradient(groups):
+    a = (torch.rand(4, 12, 6, 6, dtype=torch.float64) * 300).requires_grad_()  # large: LRN bites
+    grad = torch.randn(4, 12, 6, 6, dtype=torch.float64)
+    outputs, grads = [], []
+    for fused in (True, False):
+        a.grad = None
+        out = LocalResponseNorm(groups=groups, fused=fused)(a)
+        out.backward(grad)
+        outputs.append(out)
+        grads.append(a.grad)
+    torch.testing.assert_close(outputs[0], outputs[1], rtol=1e-12, atol=0)
+    torch.testing.assert_close(grads[0], grads[1], rtol=1e-10, atol=1e-14)
+
+
+def test_fused_lrn_in_bfloat16_channels_last_keeps_dtype_and_layout():
+    a = (torch.rand(2, 16, 7, 7) * 100).contiguous(memory_format=torch.channels_last)
+    out = LocalResponseNorm(groups=2)(a.bfloat16())
+    assert out.dtype == torch.bfloat16 and out.is_contiguous(memory_format=torch.channels_last)
+    torch.testing.assert_close(out.float(), LocalResponseNorm(groups=2, fused=False)(a), rtol=2e-2, atol=1e-2)
+
+
+def test_lrn_window_must_be_odd():
+    with pytest.raises(ValueError, match="must be odd"):
+        LocalResponseNorm(size=4)
 
 
 # --- alexnet --------------------------------------------------------------------------------

@@ -2,8 +2,9 @@
 
     ilsvrc bench train --model alexnet --batch 128 --json
 
-Ours: bf16 autocast, channels_last and (on a GPU, by default) torch.compile. The reference: the
-same model in float32, NCHW, a standard PyTorch loop as in torchvision's reference script. Both
+Ours: bf16 autocast, channels_last, the fused LRN (models/layers.py) and (on a GPU, by default)
+torch.compile. The reference: the same model in float32, NCHW, with torch's standard
+F.local_response_norm, in a standard PyTorch loop as in torchvision's reference script. Both
 train on the same synthetic batch from the same initial weights; warm-up is excluded and each
 figure is the median of several interleaved repeats.
 """
@@ -19,6 +20,7 @@ from torch.utils.flop_counter import FlopCounterMode
 from ilsvrc.bench.timing import interleaved_medians
 from ilsvrc.evaluate import pick_device
 from ilsvrc.models import create_model
+from ilsvrc.models.layers import LocalResponseNorm
 
 INPUT_SIDE = {"lenet5": 32, "alexnet-small": 32}
 
@@ -41,6 +43,13 @@ def make_step(model, x, y, precision: str, channels_last: bool, compile: bool):
     return step
 
 
+def use_standard_lrn(model: torch.nn.Module) -> None:
+    """Switch every LRN layer to torch's F.local_response_norm: the same function, the standard kernel."""
+    for module in model.modules():
+        if isinstance(module, LocalResponseNorm):
+            module.fused = False
+
+
 def training_flops(model, x, y) -> int:
     """FLOPs of one forward + backward pass on the batch (the optimizer's update is negligible)."""
     with FlopCounterMode(display=False) as counter:
@@ -56,6 +65,7 @@ def run(model_name: str = "alexnet", batch: int = 128, device: str = "auto", com
     torch.manual_seed(0)
     reference_model = create_model(model_name).to(dev).train()
     ours_model = copy.deepcopy(reference_model)
+    use_standard_lrn(reference_model)
     side = INPUT_SIDE.get(model_name, 224)
     x = torch.randn(batch, reference_model.config.in_channels, side, side, device=dev)
     y = torch.randint(0, reference_model.config.num_classes, (batch,), device=dev)
