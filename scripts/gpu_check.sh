@@ -24,11 +24,11 @@ if [ "$gpu" = 1 ]; then
   step bench-matmul 60 $PY -m ilsvrc bench matmul --json
   step bench-train-alexnet 150 $PY -m ilsvrc bench train --model alexnet --batch 128 --json
   step bench-train-alexnet-512 120 $PY -m ilsvrc bench train --model alexnet --batch 512 --json
-  classes=10 per=64 workers=8 batch=128
+  classes=10 per=64 workers=8 batch=128 loader_per=300 loader_repeats=3
 else
   step bench-matmul 120 $PY -m ilsvrc bench matmul --sizes 512 --json
   step bench-train-lenet5 120 $PY -m ilsvrc bench train --model lenet5 --batch 64 --repeats 2 --json
-  classes=4 per=8 workers=0 batch=8
+  classes=4 per=8 workers=0 batch=8 loader_per=8 loader_repeats=1
 fi
 # The paper's recipe end to end on synthetic ILSVRC-2012 archives: prepare, train a few steps, 10-crop eval.
 work=$(mktemp -d)
@@ -37,5 +37,15 @@ step prepare 120 $PY -m ilsvrc data prepare "$work/archives" --out "$work/packed
 step paper-train 240 $PY -m ilsvrc train --config paper --data "$work/packed" --out "$work/run" --epochs 1 \
   --batch-size $batch --quiet --set data.workers=$workers --set train.precision=bf16
 step paper-eval-10crop 120 $PY -m ilsvrc eval "$work/run" --split val --tta 10crop --json
+# The input pipeline vs torchvision's ImageFolder reference, same run: JPEG storage decoded on the GPU
+# (nvJPEG via torchvision.io.decode_jpeg; in the workers without a GPU), and raw uint8 storage.
+step synth-loader 180 $PY -m ilsvrc data synth --out "$work/loader" --classes 10 --train-per-class $loader_per \
+  --val-per-class 1
+for storage in jpeg raw; do
+  step prepare-loader-$storage 180 $PY -m ilsvrc data prepare "$work/loader" --out "$work/loader-$storage" \
+    --storage $storage
+  step bench-loader-$storage 300 $PY -m ilsvrc bench loader --data "$work/loader-$storage" --batch $batch \
+    --workers $workers --repeats $loader_repeats --json
+done
 rm -rf "$work"
 echo "results in $OUT"

@@ -4,7 +4,7 @@ import torch
 from torchvision.transforms.v2 import functional as tvf
 
 from ilsvrc.data.stats import PixelStats, principal_components, rgb_eigen
-from ilsvrc.augment import (EvalTransform, Normalization, PcaLighting, RandomCrop, TrainTransform,
+from ilsvrc.augment import (EvalTransform, HostBatches, Normalization, PcaLighting, RandomCrop, TrainTransform,
                             center_crop, crop, hflip, normalize, pca_lighting,
                             sample_alphas, ten_crop, to_float)
 from ilsvrc.data.base import Dataset
@@ -349,3 +349,48 @@ def test_batch_work_on_the_device_equals_the_cpu():
     assert torch.equal(drawn, sample_alphas(4, generator=torch.Generator("cuda").manual_seed(1), device="cuda"))
     train = TrainTransform(RandomCrop(12, region=None), lighting=PcaLighting.from_stats(stats))
     assert train(batch.cuda(), generator).shape == (4, 3, 12, 12)
+
+
+# ---- crop windows for decoders that crop by themselves; float batches in place ----
+
+def test_window_is_the_crop_in_whole_image_coordinates():
+    img, rc = image(40, 50), RandomCrop(24, region=32)
+    for seed in range(20):
+        w = rc.window(40, 50, np.random.default_rng(seed))
+        view = crop(img, w.top, w.left, 24)
+        np.testing.assert_array_equal(rc(img, np.random.default_rng(seed)), hflip(view) if w.flip else view)
+    assert RandomCrop(8, region=None).window(8, 8, np.random.default_rng(0)).top == 0
+    with pytest.raises(ConfigError, match="padded crops exist only as pixels"):
+        RandomCrop(32, region=None, pad=4).window(32, 32, np.random.default_rng(0))
+
+
+def test_to_float_never_shares_memory_with_its_input():
+    x = torch.rand(2, 3, 4, 4)
+    y = to_float(x, "BCHW")
+    assert torch.equal(x, y) and y.data_ptr() != x.data_ptr()
+
+
+def test_host_batches_reuse_memory_only_once_nothing_refers_to_it():
+    pool = HostBatches(keep=2)
+    first = pool.empty((2, 3))
+    address = first.data_ptr()
+    view = first[1:]
+    del first
+    second = pool.empty((2, 3))
+    assert second.data_ptr() != address  # `view` still refers to the first array
+    del view
+    assert pool.empty((2, 3)).data_ptr() == address
+    other = pool.empty((4,))  # another shape: a new array, the oldest one dropped
+    assert len(pool.arrays) == 2 and other.shape == (4,)
+
+
+def test_in_place_lighting_equals_the_pure_function():
+    x = to_float(uint8_batch(b=3))
+    stats = rgb_eigen(uint8_batch(b=3).numpy())
+    lighting = PcaLighting.from_stats(stats)
+    out = lighting(x, torch.Generator().manual_seed(2))
+    alphas = sample_alphas(3, generator=torch.Generator().manual_seed(2))
+    torch.testing.assert_close(out, pca_lighting(x, stats["eigvals"], stats["eigvecs"], alphas))
+    assert not torch.equal(out, x)  # the input is left as it was
+    same = lighting.apply_(x, torch.Generator().manual_seed(2))
+    assert same is x and torch.equal(x, out)

@@ -138,3 +138,42 @@ def test_reader_options_reach_the_reader(tmp_path):
     packed = open_dataset(out, "train")
     assert [packed.source(i) for i in range(len(packed))] == [expected.source(i) for i in range(len(expected))]
     assert main(["data", "prepare", str(root), "--out", str(tmp_path / "x"), "--option", "oops"]) == 1
+
+
+def test_raw_storage_keeps_the_central_square_at_training_size(image_tree, tmp_path):
+    from ilsvrc.data.images import resize_shorter
+
+    out = tmp_path / "packed"
+    prepare(image_tree, out, options=PackOptions(shorter_side=32, storage="raw", workers=2), progress=False)
+    ds, src = open_dataset(out, "train"), open_dataset(image_tree, "train")
+    entry = json.loads((out / "index.json").read_text())["splits"]["train"]
+    assert (entry["storage"], entry["image_shape"], len(entry["shards"])) == ("raw", [32, 32, 3], 1)
+    for i in range(len(ds)):
+        image = resize_shorter(src.image(i), 32)
+        top, left = (image.shape[0] - 32) // 2, (image.shape[1] - 32) // 2
+        np.testing.assert_array_equal(ds.image(i), image[top:top + 32, left:left + 32])
+        assert ds.label(i) == src.label(i) and ds.source(i) == src.source(i)
+    np.testing.assert_allclose(ds.stats["mean_image"], ds.images_array().mean(0), rtol=1e-5)
+
+
+def test_image_views_are_read_only_images_copies_are_not(image_tree, tmp_path):
+    prepare(image_tree, tmp_path / "raw", options=PackOptions(shorter_side=32, storage="raw"), progress=False)
+    prepare(image_tree, tmp_path / "jpeg", options=PackOptions(shorter_side=32), progress=False)
+    for storage in ("raw", "jpeg"):
+        ds = open_dataset(tmp_path / storage, "train")
+        view, image = ds.image_view(3), ds.image(3)
+        np.testing.assert_array_equal(view, image)
+        assert image.flags.writeable and view.flags.writeable == (storage == "jpeg")
+
+
+def test_default_shard_sizes_are_about_100_mb(image_tree, tmp_path):
+    from ilsvrc.data.prepare import _default_shard_size
+
+    ds = open_dataset(image_tree, "train")
+    assert _default_shard_size(ds, PackOptions()) == 2000
+    assert _default_shard_size(ds, PackOptions(storage="raw")) == 508  # 256 x 256 x 3 bytes each
+
+
+def test_unknown_storage_is_refused():
+    with pytest.raises(ConfigError, match="--storage must be one of jpeg, raw, got 'png'"):
+        PackOptions(storage="png")

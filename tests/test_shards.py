@@ -45,3 +45,12 @@ def test_wrong_magic(tmp_path):
     (tmp_path / "x.shard").write_bytes(b"not a shard at all, just text" * 4)
     with pytest.raises(DataError, match=r"x\.shard: not a packed shard \(bad magic\)"):
         Shard(tmp_path / "x.shard")
+
+
+def test_sections_are_cached_read_only_views(tmp_path):
+    path, sections, _ = _write(tmp_path)
+    shard = Shard(path)
+    labels = shard.section("labels")
+    assert labels is shard.section("labels") and type(labels) is np.ndarray
+    with pytest.raises(ValueError, match="read-only"):
+        labels[0] = 7

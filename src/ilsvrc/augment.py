@@ -12,15 +12,20 @@
 
 Images stay uint8 (H, W, C) until the batch is formed: the per-sample part (crop, flip) runs in
 loader workers on numpy views; the float part (lighting, mean subtraction) runs once per batch
-on the training device. Random parameters come from generators passed in (a numpy Generator per
-sample, a torch.Generator per batch), so the same seeds give the same augmentation.
+on the training device, in place on the one float tensor each batch needs (on a CPU, every
+float pass over a 128 x 224 x 224 x 3 batch costs about as much as cropping it). Random
+parameters come from generators passed in (a numpy Generator per sample, a torch.Generator per
+batch), so the same seeds give the same augmentation.
 
 Pixel scale: everything here is on the 0..255 scale of the stored uint8 images: the statistics,
 the means, and float batches until `normalize` has run.
 """
 from __future__ import annotations
 
+import sys
+import threading
 from dataclasses import dataclass, field
+
 import numpy as np
 import torch
 
@@ -128,6 +133,18 @@ class RandomCrop:
         left = int(rng.integers(0, width - self.size + 1))
         return CropParams(top, left, bool(self.flip and rng.random() < 0.5))
 
+    def window(self, height: int, width: int, rng: np.random.Generator) -> CropParams:
+        """Random parameters in the coordinates of a whole (height, width) image, region included;
+        for decoders that crop by themselves (on the GPU). Same draws as `__call__`: same crops."""
+        if self.pad:
+            raise ConfigError("padded crops exist only as pixels: crop with RandomCrop(...)(image, rng)")
+        top = left = 0
+        if self.region is not None:
+            top, left = _centre(height, width, self.region)
+            height = width = self.region
+        params = self.sample(height, width, rng)
+        return CropParams(top + params.top, left + params.left, params.flip)
+
     def __call__(self, image: np.ndarray, rng: np.random.Generator) -> np.ndarray:
         if self.region is not None:
             image = center_crop(image, self.region)
@@ -142,23 +159,78 @@ class RandomCrop:
 
 
 def to_float(batch: torch.Tensor, layout: str = "BHWC") -> torch.Tensor:
-    """A (B, C, H, W) float32 batch on the batch's device, values unchanged (0..255 for uint8).
+    """A new (B, C, H, W) float32 batch on the batch's device, values unchanged (0..255 for uint8).
 
     A (B, H, W, C) input is permuted, not copied before the conversion, so the result is
-    channels_last in memory: the layout convolutions run fastest in on GPUs.
+    channels_last in memory: the layout convolutions run fastest in on GPUs. The result never
+    shares memory with the input, so the steps after it may work in place.
     """
     if layout not in LAYOUTS:
         raise ConfigError(f"unknown batch layout {layout!r}; choose one of: {', '.join(LAYOUTS)}")
     if batch.ndim != 4:
         raise DataError("batch", f"expected a 4-dimensional {layout} tensor, got shape {tuple(batch.shape)}")
-    return (batch.permute(0, 3, 1, 2) if layout == "BHWC" else batch).float()
+    if layout == "BCHW":
+        return batch.to(torch.float32, copy=True)
+    return _empty_float(batch.shape, batch.device).copy_(batch).permute(0, 3, 1, 2)
+
+
+class HostBatches:
+    """Memory for float batches on the CPU, reused once no tensor refers to it any more.
+
+    Writing into a fresh 77 MB batch (128 x 224 x 224 x 3) costs more than the conversion
+    itself: the kernel must map and zero every page. torch's CUDA allocator keeps freed blocks
+    for reuse; its CPU allocator hands such large blocks back to the kernel. Here each batch is
+    a tensor over a numpy array this pool keeps. The tensor's storage, shared by all its views,
+    holds one reference to the array, so an array referred to only by the pool is free. numpy
+    also asks Linux for transparent huge pages, which makes the first use cheaper too.
+    """
+
+    def __init__(self, keep: int = 4):
+        self.keep = keep  # a training loop holds two batches at most: the one in use, the next one
+        self.arrays: list[np.ndarray] = []
+        self.lock = threading.Lock()
+
+    def empty(self, shape: tuple[int, ...]) -> torch.Tensor:
+        """An uninitialised float32 tensor of `shape`."""
+        with self.lock:
+            for array in self.arrays:
+                if array.shape == shape and sys.getrefcount(array) == _POOL_ONLY:
+                    return torch.from_numpy(array)
+            array = np.empty(shape, np.float32)
+            self.arrays = [array] + self.arrays[:self.keep - 1]
+            return torch.from_numpy(array)
+
+
+_POOL_ONLY = 3  # references to an array in `HostBatches.empty`'s loop: the list, `array`, getrefcount's argument
+_host_batches = HostBatches()
+
+
+def _empty_float(shape: torch.Size, device: torch.device) -> torch.Tensor:
+    if device.type == "cpu":
+        return _host_batches.empty(tuple(shape))
+    return torch.empty(shape, dtype=torch.float32, device=device)
 
 
 def _per_channel(values, x: torch.Tensor, name: str) -> torch.Tensor:
+    """(1, C) values for a (B, C, H, W) batch."""
     values = torch.as_tensor(values, dtype=x.dtype, device=x.device).reshape(-1)
     if len(values) != x.shape[1]:
         raise ConfigError(f"{name} has {len(values)} values for images with {x.shape[1]} channels")
-    return values.reshape(1, -1, 1, 1)
+    return values.reshape(1, -1)
+
+
+def _channelwise_(op, x: torch.Tensor, values: torch.Tensor) -> torch.Tensor:
+    """op(x, values) in place, for (B or 1, C) values broadcast over the pixels of a (B, C, H, W) x.
+
+    In channels_last memory, a (B, C, 1, 1) operand makes an inner loop of C = 3 elements; one
+    (W * C) row per image, repeated down the rows, vectorises and runs four times faster.
+    """
+    if x.is_contiguous(memory_format=torch.channels_last):
+        b, c, h, w = x.shape
+        op(x.permute(0, 2, 3, 1).view(b, h, w * c), values.repeat(1, w)[:, None, :])
+    else:
+        op(x, values[:, :, None, None])
+    return x
 
 
 def _central_mean(mean_image, x: torch.Tensor) -> torch.Tensor:
@@ -181,15 +253,23 @@ def normalize(batch: torch.Tensor, mean=None, std=None, mean_image=None, layout:
     than the images (crops of 256x256 images) contributes its central part to every crop, as
     the authors' cuda-convnet does.
     """
+    _check_means(mean, mean_image)
+    return _normalize_(to_float(batch, layout), mean, std, mean_image)
+
+
+def _check_means(mean, mean_image) -> None:
     if mean is not None and mean_image is not None:
         raise ConfigError("give either a per-channel mean or a mean image, not both")
-    x = to_float(batch, layout)
+
+
+def _normalize_(x: torch.Tensor, mean, std, mean_image) -> torch.Tensor:
+    """`normalize` in place on a float (B, C, H, W) batch."""
     if mean_image is not None:
-        x = x - _central_mean(mean_image, x)
+        x.sub_(_central_mean(mean_image, x))
     if mean is not None:
-        x = x - _per_channel(mean, x, "mean")
+        _channelwise_(torch.Tensor.sub_, x, _per_channel(mean, x, "mean"))
     if std is not None:
-        x = x / _per_channel(std, x, "std")
+        _channelwise_(torch.Tensor.div_, x, _per_channel(std, x, "std"))
     return x
 
 
@@ -211,10 +291,14 @@ def pca_lighting(batch: torch.Tensor, eigvals, eigvecs, alphas: torch.Tensor) ->
     Raw eigenvalues are in squared pixel units: used as they are, the same images would be lit
     255 times more strongly on the 0..255 scale than on the 0..1 scale.
     """
-    eigvals = torch.as_tensor(eigvals, dtype=batch.dtype, device=batch.device)
-    eigvecs = torch.as_tensor(eigvecs, dtype=batch.dtype, device=batch.device)
-    shift = (alphas.to(batch) * eigvals.sqrt()) @ eigvecs.T  # (B, C): sum_i alpha_i lambda_i p_i
-    return batch + shift[:, :, None, None]
+    return batch + lighting_shift(eigvals, eigvecs, alphas.to(batch))[:, :, None, None]
+
+
+def lighting_shift(eigvals, eigvecs, alphas: torch.Tensor) -> torch.Tensor:
+    """(B, C) colour added to every pixel of each image: sum_i alpha_i sqrt(eigval_i) p_i."""
+    eigvals = torch.as_tensor(eigvals, dtype=alphas.dtype, device=alphas.device)
+    eigvecs = torch.as_tensor(eigvecs, dtype=alphas.dtype, device=alphas.device)
+    return (alphas * eigvals.sqrt()) @ eigvecs.T
 
 
 @dataclass(frozen=True, eq=False)
@@ -230,8 +314,13 @@ class PcaLighting:
         return cls(stats["eigvals"], stats["eigvecs"], alpha_std)
 
     def __call__(self, batch: torch.Tensor, generator: torch.Generator | None = None) -> torch.Tensor:
+        return self.apply_(batch.clone(), generator)
+
+    def apply_(self, batch: torch.Tensor, generator: torch.Generator | None = None) -> torch.Tensor:
+        """The same, in place on `batch`."""
         alphas = sample_alphas(len(batch), batch.shape[1], self.alpha_std, generator, batch.device)
-        return pca_lighting(batch, self.eigvals, self.eigvecs, alphas)
+        shift = lighting_shift(self.eigvals, self.eigvecs, alphas.to(batch.dtype))
+        return _channelwise_(torch.Tensor.add_, batch, shift)
 
 
 @dataclass(frozen=True, eq=False)
@@ -242,8 +331,15 @@ class Normalization:
     std: np.ndarray | torch.Tensor | None = None  # (C,)
     mean_image: np.ndarray | torch.Tensor | None = None  # (H, W, C)
 
+    def __post_init__(self):
+        _check_means(self.mean, self.mean_image)
+
     def __call__(self, batch: torch.Tensor, layout: str = "BHWC") -> torch.Tensor:
         return normalize(batch, self.mean, self.std, self.mean_image, layout)
+
+    def apply_(self, x: torch.Tensor) -> torch.Tensor:
+        """The same, in place on a float (B, C, H, W) batch."""
+        return _normalize_(x, self.mean, self.std, self.mean_image)
 
 
 # ---- the two halves of the paper's pipelines ----
@@ -262,10 +358,10 @@ class TrainTransform:
         return self.crop(image, rng)
 
     def __call__(self, batch: torch.Tensor, generator: torch.Generator | None = None) -> torch.Tensor:
-        x = to_float(batch)  # (B, C, h, w), 0..255
+        x = to_float(batch)  # (B, C, h, w), 0..255: a new tensor, changed in place from here on
         if self.lighting is not None:
-            x = self.lighting(x, generator)  # a constant per image: commutes with subtracting the mean
-        return self.normalization(x, layout="BCHW")
+            self.lighting.apply_(x, generator)  # a constant per image: commutes with subtracting the mean
+        return self.normalization.apply_(x)
 
 
 @dataclass(frozen=True, eq=False)

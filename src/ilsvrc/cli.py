@@ -111,6 +111,22 @@ COMMANDS = [
             "GFLOP/s of square matrix products on the CPU and the GPU, and their ratio", [
                 arg("--sizes", default="1000,4096", help="comma-separated n (default 1000,4096)"), JSON,
             ]),
+    Command(("bench", "loader"), "ilsvrc.bench.loader:loader_command",
+            "input-pipeline throughput: ilsvrc's training batches vs torchvision's ImageFolder loader, same run", [
+                arg("--data", required=True,
+                    help="packed data (or anything `ilsvrc data prepare` reads, packed once into the cache)"),
+                arg("--reference-root", default=None, metavar="DIR",
+                    help="the reference's images, class folders of JPEG files (default: the packed data's "
+                         "originals, extracted once into ~/.cache/ilsvrc/bench-reference)"),
+                arg("--batch", type=int, default=128, help="batch size of both (default 128)"),
+                arg("--workers", type=int, default=2, help="loader processes of both (default 2)"),
+                arg("--repeats", type=int, default=3, help="interleaved epochs of each; the median is reported"),
+                arg("--device", default="auto",
+                    help="auto (default), cpu, cuda: where batches are delivered; on a GPU, ours decodes JPEGs there"),
+                arg("--threads", type=int, default=1, help="torch threads of the main process (default 1)"),
+                arg("--profile", action="store_true", help="also time each step of both, per image, in one process"),
+                JSON,
+            ]),
     Command(("bench", "train"), "ilsvrc.bench.train_step:train_command",
             "training-step throughput: ilsvrc's fast path vs a float32 reference, same run", [
                 arg("--model", default="alexnet", help="model name (default alexnet)"),
@@ -131,7 +147,10 @@ COMMANDS = [
                     help="resize large images so the shorter side is this many pixels (default 256, as the paper)"),
                 arg("--quality", type=int, default=90, help="JPEG quality of re-encoded large images (default 90)"),
                 arg("--shard-size", type=int, default=None,
-                    help="samples per shard (default: 10000 raw, 2000 encoded)"),
+                    help="samples per shard (default: about 100 MB: 10000 small raw, 2000 JPEG, 500 large raw)"),
+                arg("--storage", choices=("jpeg", "raw"), default="jpeg",
+                    help="large images as jpeg (default: the whole image, ~25 kB) or raw (the central square "
+                         "as uint8 pixels, 196 kB at 256: read without decoding)"),
                 arg("--workers", type=int, default=None, help="decoding processes (default: all cores)"),
                 arg("--option", action="append", metavar="KEY=VALUE",
                     help="a reader option, repeatable: e.g. train_per_class=15 (Caltech), year=2007 (VOC), "

@@ -53,8 +53,11 @@ class BaselineOptions:
             raise ConfigError(f"--side must be at least 16 pixels, got {self.side}")
 
 
+SMALL_IMAGE_SIDE = 64  # MNIST, CIFAR: features at (twice for SIFT) their own size; photos are resized
+
+
 def default_side(features: str, storage: str, native: int) -> int:
-    if storage == "raw":
+    if storage == "raw" and native <= SMALL_IMAGE_SIDE:  # raw storage also holds 256-pixel photos
         return native if features == "hog" else 2 * native
     return 64 if features == "hog" else 128
 

@@ -6,7 +6,9 @@
         for images, labels in loader:      # images: (B, H, W, C) uint8 tensor; labels: (B,) int64
             ...
 
-Images stay uint8 until the batch is formed; float work belongs to the training device.
+Images stay uint8 until the batch is formed; float work belongs to the training device. Each
+worker crops straight from the stored pixels (a memory-map view, or the decoded JPEG) into one
+batch in shared memory, which reaches the main process without another copy.
 Order and augmentation depend only on (seed, epoch, sample index): each sample's random
 parameters come from its own generator seeded with those three numbers, so the same seed
 gives the same batches whatever the number of workers. With several ranks, each epoch's
@@ -14,12 +16,16 @@ permutation is dealt out round-robin so the ranks see disjoint parts of it.
 """
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Callable
 
+import cv2
 import numpy as np
+import simplejpeg
 import torch
 import torch.utils.data
 
+from ilsvrc.augment import RandomCrop
 from ilsvrc.data.base import Dataset
 from ilsvrc.errors import ConfigError, DataError
 
@@ -73,28 +79,54 @@ class EpochBatches(torch.utils.data.Sampler):
 
 
 class _Samples(torch.utils.data.Dataset):
-    """Maps a (sample index, epoch) key to a transformed uint8 image and its label."""
+    """Maps a (sample index, epoch) key to a transformed uint8 image (often a view) and its label."""
 
     def __init__(self, ds: Dataset, transform: Transform | None, seed: int):
         self.ds, self.transform, self.seed = ds, transform, seed
+        # Packed datasets lend views of their memory maps: `collate` makes the only copy.
+        self.read = getattr(ds, "image_view", ds.image)
 
     def __len__(self) -> int:
         return len(self.ds)
 
     def __getitem__(self, key: tuple[int, int]):
         i, epoch = key
-        image, label = self.ds[i]
+        image, label = self.read(i), self.ds.label(i)
         if self.transform is not None:
             image = self.transform(image, np.random.default_rng([self.seed, epoch, i]))
         return image, label
 
 
+def copy_image(out: np.ndarray, image: np.ndarray) -> None:
+    """out[...] = image, for (H, W, C) arrays. OpenCV copies mirrored (negative-stride) uint8 views
+    ~4x faster than numpy, which moves them one pixel (C bytes) at a time."""
+    if image.dtype == np.uint8 and image.ndim == 3 and image.strides[1] < 0 and out.flags.c_contiguous:
+        cv2.flip(image[:, ::-1], 1, dst=out)
+    else:
+        np.copyto(out, image)
+
+
+def empty_batch(shape: tuple[int, ...], dtype: np.dtype) -> torch.Tensor:
+    """An uninitialised tensor; in a loader worker, in shared memory, so that it reaches the main
+    process without the copy torch makes of other tensors sent from workers (torch's own
+    default_collate allocates its batches the same way)."""
+    dtype = torch.from_numpy(np.empty(0, dtype)).dtype
+    if torch.utils.data.get_worker_info() is None:
+        return torch.empty(shape, dtype=dtype)
+    nbytes = int(np.prod(shape)) * dtype.itemsize
+    return torch.empty(0, dtype=dtype).set_(torch.UntypedStorage._new_shared(nbytes)).view(shape)
+
+
 def collate(samples) -> tuple[torch.Tensor, torch.Tensor]:
+    """(B, H, W, C) images and (B,) labels (or (B, K) multi-hot) of same-size samples."""
     images, labels = zip(*samples)
     shapes = {im.shape for im in images}
     if len(shapes) > 1:
         raise DataError("batch", f"images of different sizes {sorted(shapes)[:3]}: give the loader a crop transform")
-    batch = torch.from_numpy(np.stack(images))  # (B, H, W, C) uint8
+    batch = empty_batch((len(images), *images[0].shape), images[0].dtype)
+    out = batch.numpy()
+    for k, image in enumerate(images):
+        copy_image(out[k], image)
     return batch, torch.as_tensor(np.stack(labels) if np.ndim(labels[0]) else np.array(labels, np.int64))
 
 
@@ -112,12 +144,12 @@ def distributed_rank() -> tuple[int, int]:
 class Loader:
     """A DataLoader whose epochs are set explicitly, so order and augmentation are reproducible."""
 
-    def __init__(self, ds: Dataset, sampler: EpochBatches, transform: Transform | None, num_workers: int,
-                 pin_memory: bool):
+    def __init__(self, samples: torch.utils.data.Dataset, sampler: EpochBatches, num_workers: int,
+                 pin_memory: bool, collate_fn: Callable = collate):
         self.sampler = sampler
         self.dataloader = torch.utils.data.DataLoader(
-            _Samples(ds, transform, sampler.seed), batch_sampler=sampler, num_workers=num_workers,
-            collate_fn=collate, pin_memory=pin_memory, worker_init_fn=_init_worker,
+            samples, batch_sampler=sampler, num_workers=num_workers,
+            collate_fn=collate_fn, pin_memory=pin_memory, worker_init_fn=_init_worker,
             persistent_workers=num_workers > 0)
 
     def set_epoch(self, epoch: int) -> None:
@@ -134,7 +166,77 @@ def make_loader(ds: Dataset, batch_size: int, transform: Transform | None = None
                 shuffle: bool = True, drop_last: bool = False, num_workers: int = 0,
                 rank: int | None = None, world_size: int | None = None, pin_memory: bool = False) -> Loader:
     """A seeded loader over `ds`; rank and world size default to those of torch.distributed."""
+    sampler = _sampler(len(ds), batch_size, seed, shuffle, drop_last, rank, world_size)
+    return Loader(_Samples(ds, transform, seed), sampler, num_workers, pin_memory)
+
+
+def _sampler(n: int, batch_size: int, seed: int, shuffle: bool, drop_last: bool, rank: int | None,
+             world_size: int | None) -> EpochBatches:
     if rank is None or world_size is None:
         rank, world_size = distributed_rank()
-    sampler = EpochBatches(len(ds), batch_size, seed, shuffle, drop_last, rank, world_size)
-    return Loader(ds, sampler, transform, num_workers, pin_memory)
+    return EpochBatches(n, batch_size, seed, shuffle, drop_last, rank, world_size)
+
+
+# ---- JPEG files to the training device, decoded there (nvJPEG on a GPU) ----
+
+
+@dataclass
+class JpegBatch:
+    """Stored JPEG files back to back, with the training crop each one gets and its label."""
+
+    data: torch.Tensor  # (total bytes,) uint8
+    lengths: list[int]  # bytes of each file
+    windows: torch.Tensor  # (B, 3) int64: top, left, mirrored, in whole-image pixels
+    labels: torch.Tensor  # (B,) int64
+
+
+class _JpegSamples(torch.utils.data.Dataset):
+    """Maps a (sample index, epoch) key to a stored JPEG file, its crop window and its label."""
+
+    def __init__(self, ds, crop: RandomCrop, seed: int):
+        self.ds, self.crop, self.seed = ds, crop, seed
+
+    def __len__(self) -> int:
+        return len(self.ds)
+
+    def __getitem__(self, key: tuple[int, int]):
+        i, epoch = key
+        data = self.ds.encoded(i)
+        try:
+            height, width = simplejpeg.decode_jpeg_header(data)[:2]
+        except ValueError as e:
+            raise DataError(f"{self.ds.root}#{i}", f"corrupt stored image ({e})") from None
+        window = self.crop.window(height, width, np.random.default_rng([self.seed, epoch, i]))
+        return data, (window.top, window.left, window.flip), self.ds.label(i)
+
+
+def collate_jpeg(samples) -> JpegBatch:
+    files, windows, labels = zip(*samples)
+    data = torch.frombuffer(bytearray(b"".join(files)), dtype=torch.uint8)
+    return JpegBatch(data, [len(f) for f in files], torch.tensor(windows, dtype=torch.int64),
+                     torch.tensor(labels, dtype=torch.int64))
+
+
+def make_jpeg_loader(ds, batch_size: int, crop: RandomCrop, seed: int = 0, shuffle: bool = True,
+                     drop_last: bool = False, num_workers: int = 0, rank: int | None = None,
+                     world_size: int | None = None) -> Loader:
+    """Like `make_loader` with `crop` as the transform, for JPEG-stored packed data, but the workers
+    only read the files and draw the crops: `decode_crops` decodes them on the training device."""
+    if getattr(ds, "storage", None) != "jpeg":
+        raise ConfigError(f"decoding on the device needs JPEG storage; {getattr(ds, 'root', ds)} is not")
+    sampler = _sampler(len(ds), batch_size, seed, shuffle, drop_last, rank, world_size)
+    return Loader(_JpegSamples(ds, crop, seed), sampler, num_workers, False, collate_jpeg)
+
+
+def decode_crops(batch: JpegBatch, size: int, device: torch.device) -> torch.Tensor:
+    """(B, size, size, 3) uint8 on `device`: each file decoded there (in one batched call), then
+    cropped and mirrored as its window says: the pixels `make_loader` would have sent."""
+    from torchvision.io import ImageReadMode, decode_jpeg
+
+    files = list(torch.split(batch.data, batch.lengths))
+    images = decode_jpeg(files, mode=ImageReadMode.RGB, device=device)  # each (3, H, W)
+    crops = []
+    for image, (top, left, mirrored) in zip(images, batch.windows.tolist()):
+        view = image[:, top:top + size, left:left + size]
+        crops.append(view.flip(-1) if mirrored else view)
+    return torch.stack(crops).permute(0, 2, 3, 1)

@@ -2,11 +2,15 @@
 
     ilsvrc data prepare fashion-mnist --out data/fashion-mnist
     ilsvrc data prepare /data/imagenet --out data/imagenet-256     # archives read in place
+    ilsvrc data prepare /data/imagenet --out data/imagenet-raw --storage raw   # fastest to train from
 
 Small images (readers that hold one bulk `images` array: IDX, CIFAR) are stored raw. Large ones
-are resized once so the shorter side is 256 (the paper) and re-encoded as JPEG, in parallel
-processes. Each finished shard is written atomically with its own checksum and partial
-statistics, so re-running resumes: finished shards are verified and kept, the rest redone.
+are resized once so the shorter side is 256 (the paper), in parallel processes, and stored as
+`--storage jpeg` (default): the whole image re-encoded as JPEG, about 25 kB each; or
+`--storage raw`: the paper's central 256x256 region as uint8 pixels, 196 kB each (252 GB for
+ILSVRC-2012's 1.28M), read by slicing a memory map, without decoding. Each finished shard is
+written atomically with its own checksum and partial statistics, so re-running resumes:
+finished shards are verified and kept, the rest redone.
 index.json is written last; until it exists the folder does not read as a dataset.
 """
 from __future__ import annotations
@@ -30,16 +34,21 @@ from ilsvrc.data.stats import ImageStats
 from ilsvrc.errors import ConfigError, DataError
 
 CHUNK = 32  # images per task handed to a worker process
+STORAGES = ("jpeg", "raw")
+SHARD_BYTES = 100_000_000  # default shard size of large raw images: about 500 of 256x256x3
 
 
 @dataclass(frozen=True)
 class PackOptions:
     shorter_side: int = 256  # encoded storage: resize so the shorter side is this (the paper's 256)
     quality: int = 90  # JPEG quality of re-encoded images
-    shard_size: int | None = None  # samples per shard; None: 10000 raw, 2000 encoded
+    shard_size: int | None = None  # samples per shard; None: about 100 MB (10000 small, 2000 JPEG, 500 raw)
     workers: int | None = None  # decoding processes; None: all cores
+    storage: str = "jpeg"  # large images: "jpeg" (whole image), or "raw" (central square, uint8 pixels)
 
     def __post_init__(self):
+        if self.storage not in STORAGES:
+            raise ConfigError(f"--storage must be one of {', '.join(STORAGES)}, got {self.storage!r}")
         if self.shorter_side < 8:
             raise ConfigError(f"--shorter-side must be at least 8, got {self.shorter_side}")
         if not 1 <= self.quality <= 100:
@@ -81,19 +90,31 @@ def _check_existing(out: Path, recipe: dict) -> None:
     if not (out / packed.INDEX).exists():
         return
     old = packed.read_index(out).get("recipe")
+    if old is not None:
+        old = {"storage": "jpeg", **old}  # folders packed before the storage option held JPEGs
     if old != recipe:
         raise ConfigError(f"{out} already holds a packed dataset made from {old and old.get('source')} with other "
                           "settings; choose another --out or remove it")
 
 
+def _storage(ds: Dataset, options: PackOptions) -> str:
+    """Small images in one bulk array are always stored raw; large ones as the options say."""
+    return "raw" if isinstance(ds, ArrayDataset) else options.storage
+
+
+def _default_shard_size(ds: Dataset, options: PackOptions) -> int:
+    if isinstance(ds, ArrayDataset):
+        return 10000
+    return 2000 if options.storage == "jpeg" else SHARD_BYTES // (options.shorter_side ** 2 * 3)
+
+
 def _pack_split(ds: Dataset, out: Path, recipe: dict, options: PackOptions, progress: bool) -> dict:
-    raw = isinstance(ds, ArrayDataset)  # small images in one bulk array: stored raw
-    size = options.shard_size or (10000 if raw else 2000)
+    size = options.shard_size or _default_shard_size(ds, options)
     ranges = [(first, min(first + size, len(ds))) for first in range(0, len(ds), size)]
     start = time.perf_counter()
     bar = tqdm(total=len(ds), desc=f"{ds.split}", unit="img", disable=not progress, dynamic_ncols=True)
     shards, total = [], None
-    with _Encoder(ds, options, raw) as encoder:
+    with _Encoder(ds, options) as encoder:
         for k, (first, end) in enumerate(ranges):
             file = f"{ds.split}-{k:05d}.shard"
             shard = _reuse(out / file, recipe, first, end)
@@ -106,7 +127,7 @@ def _pack_split(ds: Dataset, out: Path, recipe: dict, options: PackOptions, prog
             shards.append({"file": file, "n": end - first, "sha256": shard.checksum()})
     bar.close()
     seconds = time.perf_counter() - start
-    return _split_entry(ds, out, raw, shards, total, seconds)
+    return _split_entry(ds, out, options, shards, total, seconds)
 
 
 def _reuse(path: Path, recipe: dict, first: int, end: int) -> Shard | None:
@@ -125,15 +146,16 @@ def _reuse(path: Path, recipe: dict, first: int, end: int) -> Shard | None:
 
 
 class _Encoder:
-    """Turns samples [first, end) of a dataset into one shard, with worker processes for encoded storage."""
+    """Turns samples [first, end) of a dataset into one shard, with worker processes for large images."""
 
-    def __init__(self, ds: Dataset, options: PackOptions, raw: bool):
-        self.ds, self.options, self.raw = ds, options, raw
+    def __init__(self, ds: Dataset, options: PackOptions):
+        self.ds, self.options = ds, options
+        self.bulk = isinstance(ds, ArrayDataset)  # small images, copied as they are
         self.pool = None
 
     def __enter__(self):
         workers = self.options.workers or os.cpu_count() or 1
-        if not self.raw and workers > 1:
+        if not self.bulk and workers > 1:
             context = multiprocessing.get_context("fork")
             self.pool = context.Pool(workers, initializer=_init_worker, initargs=(self.ds, self.options))
         else:
@@ -144,16 +166,17 @@ class _Encoder:
         if self.pool is not None:
             self.pool.terminate() if exc[0] else self.pool.close()
             self.pool.join()
+        _worker.clear()  # without a pool, this process held the dataset (and its open files)
 
     def write(self, path: Path, recipe: dict, first: int, end: int, bar) -> Shard:
         header = {"recipe": recipe, "split": self.ds.split, "first": first, "n": end - first,
-                  "storage": "raw" if self.raw else "jpeg"}
-        sections = self._raw(first, end, bar) if self.raw else self._encoded(first, end, bar)
+                  "storage": _storage(self.ds, self.options)}
+        sections = self._bulk(first, end, bar) if self.bulk else self._encoded(first, end, bar)
         header["sources"] = sections.pop("sources")
         write_shard(path, header, sections)
         return Shard(path)
 
-    def _raw(self, first: int, end: int, bar) -> dict:
+    def _bulk(self, first: int, end: int, bar) -> dict:
         images = np.ascontiguousarray(self.ds.images[first:end])
         stats = ImageStats.empty(*images.shape[1:])
         stats.update(images)
@@ -164,17 +187,21 @@ class _Encoder:
     def _encoded(self, first: int, end: int, bar) -> dict:
         chunks = [range(i, min(i + CHUNK, end)) for i in range(first, end, CHUNK)]
         results = self.pool.imap(_encode_chunk, chunks) if self.pool else map(_encode_chunk, chunks)
-        blobs, sources, stats = [], [], None
-        for chunk_blobs, chunk_sources, chunk_stats in results:
-            blobs += chunk_blobs
+        items, sources, stats = [], [], None
+        for chunk_items, chunk_sources, chunk_stats in results:
+            items += chunk_items
             sources += chunk_sources
             stats = chunk_stats if stats is None else stats.merge(chunk_stats)
-            bar.update(len(chunk_blobs))
-        offsets = np.zeros(len(blobs) + 1, np.int64)
-        offsets[1:] = np.cumsum([len(b) for b in blobs])
-        data = np.frombuffer(b"".join(blobs), np.uint8)
-        return {"offsets": offsets, "data": data, **_labels(self.ds, first, end), **stats.to_arrays(),
-                "sources": sources}
+            bar.update(len(chunk_items))
+        images = {"images": np.stack(items)} if self.options.storage == "raw" else _concatenated(items)
+        return {**images, **_labels(self.ds, first, end), **stats.to_arrays(), "sources": sources}
+
+
+def _concatenated(blobs: list[bytes]) -> dict:
+    """JPEG files back to back in one `data` section; image k is data[offsets[k]:offsets[k + 1]]."""
+    offsets = np.zeros(len(blobs) + 1, np.int64)
+    offsets[1:] = np.cumsum([len(b) for b in blobs])
+    return {"offsets": offsets, "data": np.frombuffer(b"".join(blobs), np.uint8)}
 
 
 def _labels(ds: Dataset, first: int, end: int) -> dict:
@@ -192,18 +219,20 @@ def _init_worker(ds: Dataset, options: PackOptions) -> None:
     _worker.update(ds=ds, options=options)
 
 
-def _encode_chunk(indices: range) -> tuple[list[bytes], list[str], ImageStats]:
-    """Decode, resize to the training size and re-encode a few images; accumulate their statistics."""
+def _encode_chunk(indices: range) -> tuple[list, list[str], ImageStats]:
+    """Decode and resize a few images to the training size, then re-encode them as JPEG (or keep the
+    central square's pixels, for raw storage); accumulate their statistics."""
     ds, options = _worker["ds"], _worker["options"]
-    side = options.shorter_side
+    side, raw = options.shorter_side, options.storage == "raw"
     stats = ImageStats.empty(side, side, 3)
-    blobs, sources = [], []
+    items, sources = [], []
     for i in indices:
         image = resize_shorter(_decode_sample(ds, i, side), side)
-        stats.update(_center(image, side)[None])
-        blobs.append(encode_jpeg(image, options.quality))
+        square = _center(image, side)
+        stats.update(square[None])
+        items.append(np.ascontiguousarray(square) if raw else encode_jpeg(image, options.quality))
         sources.append(ds.source(i))
-    return blobs, sources, stats
+    return items, sources, stats
 
 
 def _decode_sample(ds: Dataset, i: int, side: int) -> np.ndarray:
@@ -221,12 +250,20 @@ def _center(image: np.ndarray, side: int) -> np.ndarray:
     return image[top:top + side, left:left + side]
 
 
-def _split_entry(ds: Dataset, out: Path, raw: bool, shards: list, total: ImageStats, seconds: float) -> dict:
+def _image_shape(ds: Dataset, options: PackOptions) -> list[int] | None:
+    """(H, W, C) shared by every image of raw storage; None for JPEG storage, whose sizes vary."""
+    if isinstance(ds, ArrayDataset):
+        return list(ds.images.shape[1:])
+    return [options.shorter_side, options.shorter_side, 3] if options.storage == "raw" else None
+
+
+def _split_entry(ds: Dataset, out: Path, options: PackOptions, shards: list, total: ImageStats,
+                 seconds: float) -> dict:
     stats = total.finalize() if total is not None else {}
     stats_file = f"{ds.split}-stats.npz"
     _save_npz_atomic(out / stats_file, stats)
-    entry = {"n": len(ds), "classes": len(ds.classes), "storage": "raw" if raw else "jpeg",
-             "image_shape": list(ds.images.shape[1:]) if raw else None,
+    entry = {"n": len(ds), "classes": len(ds.classes), "storage": _storage(ds, options),
+             "image_shape": _image_shape(ds, options),
              "shards": shards, "stats_file": stats_file,
              "stats": {k: np.round(stats[k], 6).tolist() for k in ("mean", "std", "eigvals", "eigvecs") if k in stats},
              "prepare_seconds": round(seconds, 3)}
@@ -260,8 +297,8 @@ def parse_options(pairs: list[str] | None) -> dict:
 
 
 def prepare_command(source, out, kind=None, splits=None, shorter_side=256, quality=90, shard_size=None,
-                    workers=None, option=None) -> int:
-    options = PackOptions(shorter_side, quality, shard_size, workers)
+                    workers=None, option=None, storage="jpeg") -> int:
+    options = PackOptions(shorter_side, quality, shard_size, workers, storage)
     index = prepare(source, out, kind, splits.split(",") if splits else None, options,
                     reader_options=parse_options(option))
     for split, entry in index["splits"].items():

@@ -91,8 +91,11 @@ class ArchiveFile:
         return {"path": self.path, "_fd": None, "_pid": -1}
 
     def __del__(self):
-        if self._fd is not None and self._pid == os.getpid():
-            os.close(self._fd)
+        try:
+            if self._fd is not None and self._pid == os.getpid():
+                os.close(self._fd)
+        except (TypeError, AttributeError):  # at interpreter exit `os` may already be torn down
+            pass
 
 
 @dataclass

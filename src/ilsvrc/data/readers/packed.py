@@ -5,8 +5,9 @@
     DIR/<split>-stats.npz     mean image, per-channel mean/std, RGB covariance eigen-decomposition
 
 Small images (MNIST, CIFAR) are stored raw as one (N, H, W, C) uint8 section per shard, so a batch
-is a slice of a memory map. Large images are stored once at their training size (shorter side
-256) as JPEG bytes plus an offsets section, decoded with libjpeg-turbo when read.
+is a slice of a memory map. Large images are stored once at their training size: as JPEG bytes
+of the whole image (shorter side 256) plus an offsets section, decoded with libjpeg-turbo when
+read; or raw, like small ones, as the central 256x256 square (`ilsvrc data prepare --storage raw`).
 """
 from __future__ import annotations
 
@@ -88,16 +89,20 @@ class PackedDataset(Dataset):
         return self._shard(k), i - (int(self._ends[k - 1]) if k else 0)
 
     def image(self, i: int) -> np.ndarray:
+        image = self.image_view(i)
+        return np.array(image) if self.storage == "raw" else image
+
+    def image_view(self, i: int) -> np.ndarray:
+        """The i-th image without a protective copy: a read-only view of the memory map (raw storage)
+        or a freshly decoded array. The loader crops it straight into the batch: one copy in all."""
         shard, j = self._locate(i)
         if self.storage == "raw":
-            return np.array(shard.section("images")[j])
-        return _decode_jpeg(self.encoded(i), self.root / shard.path.name, j)
+            return shard.section("images")[j]
+        return _decode_jpeg(_stored_jpeg(shard, j), self.root / shard.path.name, j)
 
     def encoded(self, i: int) -> bytes:
         """The stored JPEG bytes of sample i (encoded storage only), for decoders that scale in the DCT."""
-        shard, j = self._locate(i)
-        offsets = shard.section("offsets")
-        return bytes(shard.section("data")[offsets[j]:offsets[j + 1]])
+        return bytes(_stored_jpeg(*self._locate(i)))
 
     def label(self, i: int):
         shard, j = self._locate(i)
@@ -142,7 +147,13 @@ class PackedDataset(Dataset):
                 raise DataError(self.root / entry["file"], "checksum differs from the one in index.json")
 
 
-def _decode_jpeg(data: bytes, shard_path: Path, j: int) -> np.ndarray:
+def _stored_jpeg(shard: Shard, j: int) -> np.ndarray:
+    """The JPEG file of a shard's j-th image, as a view of the memory map."""
+    offsets = shard.section("offsets")
+    return shard.section("data")[offsets[j]:offsets[j + 1]]
+
+
+def _decode_jpeg(data: bytes | np.ndarray, shard_path: Path, j: int) -> np.ndarray:
     import simplejpeg
 
     try:
