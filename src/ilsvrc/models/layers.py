@@ -68,7 +68,7 @@ class _LocalResponseNorm(torch.autograd.Function):
     def forward(ctx, x, size, alpha, beta, k, groups):
         a = _channels_last_view(x)
         s = _window_sum(a * a, size, groups).mul_(alpha).add_(k)
-        s_pow = s.pow(-beta)
+        s_pow = _inverse_power(s, beta)
         ctx.save_for_backward(x, s, s_pow)
         ctx.params = size, alpha, beta, groups
         return (a * s_pow).to(x.dtype).movedim(-1, 1)
@@ -82,6 +82,14 @@ class _LocalResponseNorm(torch.autograd.Function):
         window = _window_sum(g_s_pow.mul(a).div_(s), size, groups)
         dx = g_s_pow.sub_(window.mul_(a).mul_(2 * alpha * beta))
         return dx.to(x.dtype).movedim(-1, 1), None, None, None, None, None
+
+
+def _inverse_power(s: torch.Tensor, beta: float) -> torch.Tensor:
+    """s ** -beta; for the paper's beta = 3/4 as rsqrt(s) * sqrt(rsqrt(s)): vectorised, ~3x pow's speed."""
+    if beta != 0.75:
+        return s.pow(-beta)
+    r = s.rsqrt()
+    return r.mul_(r.sqrt())
 
 
 def _channels_last_view(x: torch.Tensor) -> torch.Tensor:
