@@ -1,4 +1,5 @@
 """The training engine: resume equivalence, checkpoints that rebuild their model, evaluation, CLI."""
+import csv
 import json
 
 import numpy as np
@@ -12,7 +13,8 @@ from ilsvrc.engine.checkpoint import load_checkpoint, model_from_checkpoint
 from ilsvrc.engine.pipeline import Pipeline, random_pad_crop_flip
 from ilsvrc.engine.train import train
 from ilsvrc.errors import ConfigError, DataError
-from ilsvrc.evaluate import evaluate
+from ilsvrc.evaluate import evaluate, predict_scores, run_scores
+from ilsvrc.models import create_model
 from test_prepare import write_idx
 
 
@@ -187,3 +189,57 @@ def test_paper_recipe_runs_end_to_end_on_synthetic_ilsvrc(tmp_path):
         load_config("paper", [f"data.path={tmp_path / 'packed'}", "data.workers=0"]).data, 0,
         torch.device("cpu")), "val", tta="10crop")
     assert result["n"] == 3 and result["tta"] == "10crop" and 0 <= result["top1_error"] <= 1
+
+
+def test_flip_views_are_the_centre_view_and_its_mirror_image(packed):
+    config = load_config("fashion-mnist-fast", [f"data.path={packed}"])
+    pipe = Pipeline.build(config.data, 0, torch.device("cpu"))
+    (centre, labels), (flipped, same_labels) = (next(pipe.eval_batches("test", tta)) for tta in ("center", "flip"))
+    assert centre.shape == (32, 1, 1, 28, 28) and flipped.shape == (32, 2, 1, 28, 28)
+    assert torch.equal(labels, same_labels)
+    assert torch.equal(flipped[:, 0], centre[:, 0]) and torch.equal(flipped[:, 1], centre[:, 0].flip(-1))
+
+
+def test_flip_tta_averages_the_softmax_of_both_views(packed):
+    config = load_config("fashion-mnist-fast", [f"data.path={packed}"])
+    pipe = Pipeline.build(config.data, 0, torch.device("cpu"))
+    torch.manual_seed(0)
+    model = create_model("convnet-bn", widths=(8, 16), depth=1).eval()
+    (x, _), = pipe.eval_batches("test", "center")
+    x = x[:, 0]
+    with torch.no_grad():
+        expected = (model(x).softmax(-1) + model(x.flip(-1)).softmax(-1)) / 2
+    scores, _ = predict_scores(model, pipe.eval_batches("test", "flip"))
+    assert torch.allclose(scores, expected, atol=1e-6)
+    assert not torch.allclose(scores, predict_scores(model, pipe.eval_batches("test", "center"))[0], atol=1e-4)
+
+
+@pytest.mark.parametrize("every, validated", [(1, [1, 2, 3]), (2, [2, 3]), (0, [3])])
+def test_eval_every_validates_those_epochs_and_the_last(packed, tmp_path, every, validated):
+    run = tmp_path / "run"
+    train(tiny_config(packed, 3, **{"schedule.kind": "onecycle", "train.eval_every": every}), run, progress=False)
+    rows = list(csv.DictReader(open(run / "metrics.csv")))
+    assert [int(r["epoch"]) for r in rows if r["val_top1_error"] != "nan"] == validated
+    assert all(r["val_top5_error"] == "nan" for r in rows if int(r["epoch"]) not in validated)
+    best = load_checkpoint(run, "best")
+    assert best["epoch"] in validated
+    assert json.loads((run / "summary.json").read_text())["best_epoch"] == best["epoch"]
+
+
+def test_plateau_needs_every_epoch_validated(packed):
+    with pytest.raises(ConfigError, match="schedule.kind plateau .* needs train.eval_every=1"):
+        tiny_config(packed, 3, **{"train.eval_every": 2})
+    with pytest.raises(ConfigError, match="train.eval_every must not be negative"):
+        tiny_config(packed, 3, **{"schedule.kind": "cosine", "train.eval_every": -1})
+    with pytest.raises(ConfigError, match="train.eval_tta must be one of center, flip, 10crop"):
+        tiny_config(packed, 3, **{"train.eval_tta": "mirror"})
+
+
+def test_fast_preset_trains_and_its_flip_evaluation_is_reproduced(packed, tmp_path):
+    run = tmp_path / "fast"
+    config = load_config("fashion-mnist-fast", [f"data.path={packed}", "train.epochs=2", "optim.batch_size=16"])
+    train(config, run, progress=False)
+    state = load_checkpoint(run)
+    assert state["model_config"]["name"] == "convnet-bn" and state["config"]["train"]["eval_tta"] == "flip"
+    again = run_scores(str(run), split="test", tta="flip").result()
+    assert again["tta"] == "flip" and again["top1_error"] == pytest.approx(state["metrics"]["val_top1_error"])

@@ -276,14 +276,14 @@ def test_small_overfits_one_small_batch():
 # --- registry -------------------------------------------------------------------------------
 
 def test_list_models():
-    assert list_models() == ["lenet5", "alexnet", "alexnet-two-tower", "alexnet-owt", "alexnet-small"]
+    assert list_models() == ["lenet5", "alexnet", "alexnet-two-tower", "alexnet-owt", "alexnet-small", "convnet-bn"]
 
 
 def test_unknown_model_lists_the_choices():
     with pytest.raises(ConfigError) as e:
         create_model("vgg16")
     assert str(e.value) == ("unknown model 'vgg16'; choose one of: "
-                            "lenet5, alexnet, alexnet-two-tower, alexnet-owt, alexnet-small")
+                            "lenet5, alexnet, alexnet-two-tower, alexnet-owt, alexnet-small, convnet-bn")
 
 
 def test_unknown_option_lists_the_options():

@@ -18,6 +18,7 @@ import yaml
 from ilsvrc.errors import ConfigError
 
 CONFIG_DIR = Path(__file__).resolve().parent / "configs"
+TTA_CHOICES = ("center", "flip", "10crop")  # test views: centre; centre + mirror image; the paper's 10 crops
 
 
 def _check(condition: bool, message: str) -> None:
@@ -91,13 +92,16 @@ class TrainConfig:
     precision: str = "fp32"  # fp32, or bf16 autocast
     channels_last: bool = False
     compile: bool = False  # torch.compile the model
-    eval_tta: str = "center"  # center or 10crop, for the per-epoch validation
+    eval_tta: str = "center"  # center, flip (centre + mirror image) or 10crop, for the per-epoch validation
+    eval_every: int = 1  # validate every N epochs and after the last (0: after the last only)
     threads: int = 0  # CPU threads for torch (0: torch's default)
 
     def __post_init__(self):
         _check(self.epochs >= 1, f"train.epochs must be at least 1, got {self.epochs}")
         _check(self.precision in ("fp32", "bf16"), f"train.precision must be fp32 or bf16, got {self.precision!r}")
-        _check(self.eval_tta in ("center", "10crop"), f"train.eval_tta must be center or 10crop, got {self.eval_tta!r}")
+        _check(self.eval_every >= 0, f"train.eval_every must not be negative, got {self.eval_every}")
+        _check(self.eval_tta in TTA_CHOICES,
+               f"train.eval_tta must be one of {', '.join(TTA_CHOICES)}, got {self.eval_tta!r}")
 
 
 @dataclass
@@ -107,6 +111,10 @@ class RunConfig:
     optim: OptimConfig = field(default_factory=OptimConfig)
     schedule: ScheduleConfig = field(default_factory=ScheduleConfig)
     train: TrainConfig = field(default_factory=TrainConfig)
+
+    def __post_init__(self):
+        _check(self.schedule.kind != "plateau" or self.train.eval_every == 1,
+               "schedule.kind plateau watches every epoch's validation error: it needs train.eval_every=1")
 
 
 SECTIONS = {f.name: f.default_factory for f in dataclasses.fields(RunConfig)}

@@ -1,10 +1,10 @@
-"""ILSVRC evaluation: top-1 / top-5 error with centre or 10-crop testing, per-class accuracy, confusion.
+"""ILSVRC evaluation: top-1 / top-5 error with centre, flip or 10-crop testing, per-class accuracy, confusion.
 
     ilsvrc eval runs/fmnist --data fashion-mnist --split test --tta 10crop --json
     ilsvrc predict runs/fmnist shirt.png boot.jpg
 
 10-crop testing averages the softmax outputs of the 10 views (4 corners + centre, and their
-mirror images), as the paper. Multi-label data (PASCAL VOC) reports mean average precision
+mirror images), as the paper; flip testing, those of the centre view and its mirror image. Multi-label data (PASCAL VOC) reports mean average precision
 (11-point for VOC 2007) instead.
 """
 from __future__ import annotations

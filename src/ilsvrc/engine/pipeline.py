@@ -3,6 +3,7 @@
     pipe = Pipeline.build(config.data, seed=0, device=device)
     for x, y in pipe.train_batches(epoch):          # x: (B, C, h, w) float on the device, normalised
     for views, y in pipe.eval_batches("test", tta):  # views: (B, V, C, h, w); average the V softmaxes
+                                                     # tta: center, flip (+ mirror image) or 10crop
 
 Large images (data.crop set, e.g. 224): the loader's workers crop and flip uint8 images; the
 device adds PCA lighting and subtracts the mean image (augment.TrainTransform). Small images
@@ -135,8 +136,14 @@ class Pipeline:
 
     # ---- evaluation ----
     def eval_batches(self, split: str, tta: str = "center", batch_size: int = 256):
-        """(views (B, V, C, h, w) float, labels) over a split, in order; V = 1 (center) or 10 (10crop)."""
-        views = 10 if tta == "10crop" else 1
+        """(views (B, V, C, h, w) float, labels) over a split, in order.
+
+        V = 1 (center), 2 (flip: the centre view and its mirror image) or 10 (10crop).
+        """
+        for views, labels in self._eval_views(split, 10 if tta == "10crop" else 1, batch_size):
+            yield (with_mirror_images(views) if tta == "flip" else views), labels
+
+    def _eval_views(self, split: str, views: int, batch_size: int):
         if self.small:
             images, labels = self._resident(split)
             for start in range(0, len(images), batch_size):
@@ -157,6 +164,11 @@ class Pipeline:
             crops = ten_crop(F.pad(x, (pad, pad, pad, pad)), x.shape[-1])
         flat = self.normalization(crops.flatten(0, 1).float(), layout="BCHW")
         return flat.unflatten(0, crops.shape[:2])
+
+
+def with_mirror_images(views: torch.Tensor) -> torch.Tensor:
+    """(B, V, C, h, w) -> (B, 2V, C, h, w): the views, then each one mirrored left-right."""
+    return torch.cat([views, views.flip(-1)], dim=1)
 
 
 def _generator(seed: int, epoch: int, step: int, device: torch.device) -> torch.Generator:

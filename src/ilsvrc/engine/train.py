@@ -4,7 +4,8 @@
     ilsvrc train --config paper --data data/imagenet --out runs/alexnet --set train.precision=bf16
     ilsvrc train --resume runs/lenet5 --epochs 20          # continue exactly where it stopped
 
-RUN_DIR holds config.yaml (resolved), metrics.csv (one row per epoch), TensorBoard logs when
+RUN_DIR holds config.yaml (resolved), metrics.csv (one row per epoch; validation columns NaN on
+epochs that train.eval_every does not validate), TensorBoard logs when
 tensorboard is installed, and checkpoints/{last,best}.pt, each written atomically and holding
 the model's config, so a checkpoint alone rebuilds the model.
 """
@@ -30,6 +31,8 @@ from ilsvrc.evaluate import autocast, evaluate, pick_device
 from ilsvrc.models import config_to_dict, create_model
 from ilsvrc.models.registry import model_class
 
+# An epoch trained but not validated (train.eval_every): NaN in metrics.csv, never the best checkpoint.
+NOT_VALIDATED = {"top1_error": math.nan, "top5_error": math.nan}
 METRICS = ("epoch", "train_loss", "train_error", "val_top1_error", "val_top5_error", "lr", "seconds", "img_s")
 
 
@@ -123,6 +126,11 @@ def _fmt(value) -> str:
     return f"{value:.6g}" if isinstance(value, float) else str(value)
 
 
+def is_validation_epoch(epoch: int, epochs: int, every: int) -> bool:
+    """Validate every `every` epochs (0: never before the last) and always after the last one."""
+    return epoch == epochs or (every > 0 and epoch % every == 0)
+
+
 def _seed_everything(seed: int, epoch: int) -> None:
     # Dropout and any other global randomness restart from (seed, epoch): resumed runs match.
     torch.manual_seed(seed * 100003 + epoch)
@@ -164,9 +172,11 @@ def train(config: RunConfig, out: str | Path, resume: bool = False, progress: bo
                                 schedule, optimizer, epoch, bar)
         bar.close()
         train_seconds = time.perf_counter() - began
-        val = evaluate(model, pipeline, config.data.val_split, t.eval_tta, t.precision)
+        validating = is_validation_epoch(epoch + 1, t.epochs, t.eval_every)
+        val = evaluate(model, pipeline, config.data.val_split, t.eval_tta, t.precision) if validating else NOT_VALIDATED
         lr = optimizer.param_groups[0]["lr"]
-        schedule.epoch_end(val["top1_error"])
+        if validating:
+            schedule.epoch_end(val["top1_error"])
         row = {"epoch": epoch + 1, "train_loss": stats["train_loss"], "train_error": stats["train_error"],
                "val_top1_error": val["top1_error"], "val_top5_error": val["top5_error"], "lr": lr,
                "seconds": time.perf_counter() - began, "img_s": stats["images"] / train_seconds}

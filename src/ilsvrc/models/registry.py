@@ -29,6 +29,7 @@ MODELS = {
     "alexnet-two-tower": "ilsvrc.models.alexnet_two_tower:AlexNetTwoTower",
     "alexnet-owt": "ilsvrc.models.alexnet:AlexNetOWT",
     "alexnet-small": "ilsvrc.models.alexnet:AlexNetSmall",
+    "convnet-bn": "ilsvrc.models.convnet_bn:ConvNetBN",
 }
 
 
