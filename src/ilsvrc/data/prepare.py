@@ -81,8 +81,8 @@ def prepare(source: str | os.PathLike, out: str | os.PathLike, kind: str | None 
         ds = open_dataset(path, split, kind, **reader_options)
         index.update(classes=list(ds.classes), class_names=list(ds.class_names), multilabel=ds.multilabel,
                      dataset={"name": getattr(ds, "name", None), "year": getattr(ds, "year", None)})
-        index["splits"][split] = _pack_split(ds, out, recipe, options, progress)
-    _write_json_atomic(out / packed.INDEX, index)
+        index["splits"][split] = pack_split(ds, out, recipe, options, progress)
+    write_json_atomic(out / packed.INDEX, index)
     return index
 
 
@@ -108,7 +108,8 @@ def _default_shard_size(ds: Dataset, options: PackOptions) -> int:
     return 2000 if options.storage == "jpeg" else SHARD_BYTES // (options.shorter_side ** 2 * 3)
 
 
-def _pack_split(ds: Dataset, out: Path, recipe: dict, options: PackOptions, progress: bool) -> dict:
+def pack_split(ds: Dataset, out: Path, recipe: dict, options: PackOptions, progress: bool) -> dict:
+    """Pack one split into `out` (resuming verified shards); returns its index entry. Also used by label.relabel."""
     size = options.shard_size or _default_shard_size(ds, options)
     ranges = [(first, min(first + size, len(ds))) for first in range(0, len(ds), size)]
     start = time.perf_counter()
@@ -270,7 +271,7 @@ def _split_entry(ds: Dataset, out: Path, options: PackOptions, shards: list, tot
     return entry
 
 
-def _write_json_atomic(path: Path, obj) -> None:
+def write_json_atomic(path: Path, obj) -> None:
     tmp = path.with_name(path.name + ".tmp")
     tmp.write_text(json.dumps(obj, indent=1))
     os.replace(tmp, path)

@@ -23,7 +23,7 @@ import numpy as np
 
 from ilsvrc.data import available_splits, detect_kind, open_dataset, resolve
 from ilsvrc.data.base import ArrayDataset, Dataset
-from ilsvrc.data.prepare import PackOptions, _pack_split, _write_json_atomic
+from ilsvrc.data.prepare import PackOptions, pack_split, write_json_atomic
 from ilsvrc.data.readers import packed
 from ilsvrc.data.readers.packed import PackedDataset
 from ilsvrc.errors import ConfigError, DataError
@@ -192,6 +192,6 @@ def write_packed(datasets: dict[str, Dataset], out: str | os.PathLike, recipe: d
              "classes": list(first.classes), "class_names": list(first.class_names), "multilabel": False,
              "dataset": {"name": getattr(first, "name", None), "year": None}}
     for split, ds in datasets.items():
-        index["splits"][split] = _pack_split(ds, out, recipe, options, progress)
-    _write_json_atomic(out / packed.INDEX, index)
+        index["splits"][split] = pack_split(ds, out, recipe, options, progress)
+    write_json_atomic(out / packed.INDEX, index)
     return index
