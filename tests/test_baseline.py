@@ -242,7 +242,7 @@ def test_a_failed_save_leaves_no_record(hog_run, tmp_path, monkeypatch):
     def disk_full(path, obj):
         raise OSError("No space left on device")
 
-    monkeypatch.setattr(store, "_write_json", disk_full)
+    monkeypatch.setattr(store, "write_json_atomic", disk_full)
     with pytest.raises(OSError):
         store.save_run(copy, baseline, {}, {})
     assert not is_baseline_run(copy)

@@ -16,6 +16,7 @@ from typing import Any
 import yaml
 
 from ilsvrc.errors import ConfigError
+from ilsvrc.files import write_text_atomic
 
 CONFIG_DIR = Path(__file__).resolve().parent / "configs"
 TTA_CHOICES = ("center", "flip", "10crop")  # test views: centre; centre + mirror image; the paper's 10 crops
@@ -187,6 +188,4 @@ def to_dict(config: RunConfig) -> dict[str, Any]:
 
 
 def save_config(config: RunConfig, path: Path) -> None:
-    tmp = path.with_name(path.name + ".tmp")
-    tmp.write_text(yaml.safe_dump(to_dict(config), sort_keys=False))
-    tmp.replace(path)
+    write_text_atomic(path, yaml.safe_dump(to_dict(config), sort_keys=False))

@@ -11,7 +11,6 @@ results.json, report.html and report.md into --out.
 from __future__ import annotations
 
 import importlib.util
-import json
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -19,6 +18,7 @@ from pathlib import Path
 from ilsvrc.config import load_config
 from ilsvrc.engine.pipeline import ensure_packed
 from ilsvrc.engine.train import train
+from ilsvrc.files import write_json_atomic
 from ilsvrc.report.runs import load_entries, margin
 
 # Krizhevsky et al. 2012, Table 2: ILSVRC-2012 error rates (validation; test where noted).
@@ -110,7 +110,7 @@ def demo(data: str = "fashion-mnist", out: str | Path = "runs/demo", quick: bool
     write_report(runs, out, data=str(packed), title=f"The 2012 moment in miniature: {data}",
                  context={"notes": budget.notes, "reference": PAPER_TABLE})
     results["seconds"] = round(time.perf_counter() - began, 1)
-    _write_json(out / "results.json", results)
+    write_json_atomic(out / "results.json", results)
     _print_results(results, data, budget)
     return results
 
@@ -127,12 +127,6 @@ def _print_results(results: dict, data: str, budget: Budget) -> None:
     print(format_paper_table())
     print(f"\nwrote results.json, report.html and report.md in {results['out']} "
           f"({results['seconds']:.0f} s end to end)")
-
-
-def _write_json(path: Path, obj) -> None:
-    tmp = path.with_name(path.name + ".tmp")
-    tmp.write_text(json.dumps(obj, indent=1))
-    tmp.replace(path)
 
 
 def demo_command(data: str = "fashion-mnist", out: str = "runs/demo", quick: bool = False) -> int:

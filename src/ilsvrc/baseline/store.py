@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import hashlib
 import io
-import json
 import os
 import zipfile
 from pathlib import Path
@@ -24,6 +23,7 @@ from ilsvrc.baseline.extractors import extractor_config, restore_extractor
 from ilsvrc.baseline.pipeline import FittedBaseline
 from ilsvrc.baseline.svm import LinearSvm
 from ilsvrc.errors import ConfigError, DataError
+from ilsvrc.files import read_json_record, write_json_atomic
 
 RECORD = "baseline.json"
 MODEL = "model.npz"
@@ -41,8 +41,8 @@ def save_run(run_dir: str | Path, baseline: FittedBaseline, record: dict, summar
     (run_dir / RECORD).unlink(missing_ok=True)  # until the new record is written, this is not a run
     arrays = {f"svm.{k}": v for k, v in baseline.svm.arrays().items()} | baseline.extractor.arrays()
     digest = _write_npz(run_dir / MODEL, arrays)
-    _write_json(run_dir / SUMMARY, summary)
-    _write_json(run_dir / RECORD, {"format": FORMAT, "version": VERSION, **record,
+    write_json_atomic(run_dir / SUMMARY, summary)
+    write_json_atomic(run_dir / RECORD, {"format": FORMAT, "version": VERSION, **record,
                                    "extractor": extractor_config(baseline.extractor), "classes": baseline.classes,
                                    "class_names": baseline.class_names, "data": baseline.data,
                                    "model_file": MODEL, "model_sha256": digest})
@@ -65,14 +65,8 @@ def load_baseline(run_dir: str | Path, workers: int | None = None) -> FittedBase
 
 def read_record(run_dir: str | Path) -> dict:
     path = Path(run_dir) / RECORD
-    try:
-        record = json.loads(path.read_text())
-    except FileNotFoundError:
-        raise DataError(path, "missing: not a baseline run (run `ilsvrc baseline` first)") from None
-    except (OSError, ValueError) as e:
-        raise DataError(path, f"unreadable baseline record ({e})") from None
-    if not isinstance(record, dict) or record.get("format") != FORMAT:
-        raise DataError(path, "not an ilsvrc baseline record")
+    record = read_json_record(path, FORMAT, "baseline record",
+                              missing="not a baseline run (run `ilsvrc baseline` first)")
     if record.get("version") != VERSION:
         raise DataError(path, f"baseline format version {record.get('version')}, this ilsvrc reads {VERSION}")
     return record
@@ -100,9 +94,3 @@ def _read_npz(path: Path, sha256: str | None) -> dict[str, np.ndarray]:
             return {k: npz[k] for k in npz.files}
     except (OSError, ValueError, EOFError, zipfile.BadZipFile) as e:
         raise DataError(path, f"unreadable model ({e})") from None
-
-
-def _write_json(path: Path, obj: dict) -> None:
-    tmp = path.with_name(path.name + ".tmp")
-    tmp.write_text(json.dumps(obj, indent=1))
-    os.replace(tmp, path)

@@ -15,7 +15,6 @@ index.json is written last; until it exists the folder does not read as a datase
 """
 from __future__ import annotations
 
-import json
 import multiprocessing
 import os
 import time
@@ -32,6 +31,7 @@ from ilsvrc.data.readers import packed
 from ilsvrc.data.shards import Shard, write_shard
 from ilsvrc.data.stats import ImageStats
 from ilsvrc.errors import ConfigError, DataError
+from ilsvrc.files import write_json_atomic
 
 CHUNK = 32  # images per task handed to a worker process
 STORAGES = ("jpeg", "raw")
@@ -269,12 +269,6 @@ def _split_entry(ds: Dataset, out: Path, options: PackOptions, shards: list, tot
              "stats": {k: np.round(stats[k], 6).tolist() for k in ("mean", "std", "eigvals", "eigvecs") if k in stats},
              "prepare_seconds": round(seconds, 3)}
     return entry
-
-
-def write_json_atomic(path: Path, obj) -> None:
-    tmp = path.with_name(path.name + ".tmp")
-    tmp.write_text(json.dumps(obj, indent=1))
-    os.replace(tmp, path)
 
 
 def _save_npz_atomic(path: Path, arrays: dict) -> None:

@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import csv
 import dataclasses
-import json
 import math
 import time
 from pathlib import Path
@@ -27,6 +26,7 @@ from ilsvrc.engine.checkpoint import load_checkpoint, save_checkpoint
 from ilsvrc.engine.pipeline import Pipeline
 from ilsvrc.engine.schedule import Schedule, make_schedule
 from ilsvrc.errors import ConfigError
+from ilsvrc.files import write_json_atomic
 from ilsvrc.evaluate import autocast, evaluate, pick_device
 from ilsvrc.models import config_to_dict, create_model
 from ilsvrc.models.registry import model_class
@@ -202,9 +202,7 @@ def _write_summary(run_dir: Path, config: RunConfig, model, row: dict, seconds: 
                "train_seconds": round(seconds, 1), "params": sum(p.numel() for p in model.parameters()),
                "epochs": config.train.epochs, "best_epoch": row["epoch"], "data": str(config.data.path),
                "split": config.data.val_split}
-    tmp = run_dir / "summary.json.tmp"
-    tmp.write_text(json.dumps(summary, indent=1))
-    tmp.replace(run_dir / "summary.json")
+    write_json_atomic(run_dir / "summary.json", summary)
 
 
 def _state(config, model, optimizer, schedule, pipeline, train_ds, epoch, best, row) -> dict:

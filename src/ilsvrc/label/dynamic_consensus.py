@@ -156,7 +156,7 @@ class Consumption:
 
     def decide(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """(label, confidence, answers used) per task, before the initial subset is overwritten."""
-        v, n = self.votes, self.votes.n_tasks
+        v = self.votes
         stop_yes, stop_no = self.p >= self.threshold, (self.p <= 1 - self.threshold) & v.yesno
         stops = np.flatnonzero(stop_yes | stop_no)
         tasks, first = np.unique(v.task[stops], return_index=True)  # rows are grouped by task, in order

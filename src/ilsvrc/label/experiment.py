@@ -15,7 +15,6 @@ Writes experiment.json, experiment.md and experiment.png into --out.
 """
 from __future__ import annotations
 
-import json
 import shutil
 import time
 from dataclasses import asdict, dataclass
@@ -28,6 +27,7 @@ from ilsvrc.data.readers.packed import PackedDataset
 from ilsvrc.engine.pipeline import ensure_packed
 from ilsvrc.engine.train import train
 from ilsvrc.label.aggregate import METHODS, aggregate
+from ilsvrc.files import write_json_atomic
 from ilsvrc.label.dynamic_consensus import occurrence
 from ilsvrc.label.experiment_report import write_report
 from ilsvrc.label.labels_io import LabelTable
@@ -73,7 +73,7 @@ def run_experiment(data: str = "fashion-mnist", out: str | Path = "runs/label-ex
     rows = [context.clean_row()] + [context.crowd_row(k, method) for k in budget.workers for method in METHODS]
     results = {"data": str(data), "budget": asdict(budget), "job": _job_summary(job, config), "rows": rows,
                "price": DEFAULT_PRICE, "seconds": round(time.perf_counter() - began, 1)}
-    _write_json(out / "experiment.json", results)
+    write_json_atomic(out / "experiment.json", results)
     write_report(results, out)
     print(f"wrote experiment.json, experiment.md and experiment.png in {out} ({results['seconds']:.0f} s)")
     return results
@@ -145,9 +145,3 @@ def _job_summary(job: Job, config: JobConfig) -> dict:
     return {"candidates": job.votes.n_tasks, "answers": len(job.votes), "workers": job.votes.n_workers,
             "candidate_precision": float((job.gold == 1).mean()), "crowd": job.crowd.counts(),
             "config": asdict(config)}
-
-
-def _write_json(path: Path, obj) -> None:
-    tmp = path.with_name(path.name + ".tmp")
-    tmp.write_text(json.dumps(obj, indent=1))
-    tmp.replace(path)

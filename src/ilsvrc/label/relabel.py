@@ -23,10 +23,11 @@ import numpy as np
 
 from ilsvrc.data import available_splits, detect_kind, open_dataset, resolve
 from ilsvrc.data.base import ArrayDataset, Dataset
-from ilsvrc.data.prepare import PackOptions, pack_split, write_json_atomic
+from ilsvrc.data.prepare import PackOptions, pack_split
 from ilsvrc.data.readers import packed
 from ilsvrc.data.readers.packed import PackedDataset
 from ilsvrc.errors import ConfigError, DataError
+from ilsvrc.files import write_json_atomic
 from ilsvrc.label.labels_io import LabelTable
 from ilsvrc.label.tasks import parse_tasks
 from ilsvrc.label.votes import YESNO

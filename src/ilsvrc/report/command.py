@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from ilsvrc.files import write_text_atomic
 from ilsvrc.report import html, markdown
 from ilsvrc.report.build import build_document
 
@@ -37,15 +38,9 @@ def write_report(runs: list[Path], out: Path, data: str | None = None, title: st
     figure_dir.mkdir(parents=True, exist_ok=True)
     for figure in document.figures():
         (figure_dir / f"{figure.name}.png").write_bytes(figure.png)
-    _write_text(twin, markdown.render(document, FIGURE_DIR))
-    _write_text(page, html.render(document))
+    write_text_atomic(twin, markdown.render(document, FIGURE_DIR))
+    write_text_atomic(page, html.render(document))
     return page
-
-
-def _write_text(path: Path, text: str) -> None:
-    tmp = path.with_name(path.name + ".tmp")  # a reader never sees half a page
-    tmp.write_text(text, encoding="utf-8")
-    tmp.replace(path)
 
 
 def report_command(runs: list[str], out: str, data: str | None = None, title: str = DEFAULT_TITLE,

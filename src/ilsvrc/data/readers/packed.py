@@ -12,7 +12,6 @@ read; or raw, like small ones, as the central 256x256 square (`ilsvrc data prepa
 from __future__ import annotations
 
 import bisect
-import json
 from functools import cached_property
 from pathlib import Path
 
@@ -21,6 +20,7 @@ import numpy as np
 from ilsvrc.data.base import Dataset
 from ilsvrc.data.shards import Shard
 from ilsvrc.errors import DataError
+from ilsvrc.files import read_json_record
 
 KIND = "packed"
 INDEX = "index.json"
@@ -34,14 +34,8 @@ def detect(path: Path) -> bool:
 
 def read_index(root: str | Path) -> dict:
     path = Path(root) / INDEX
-    try:
-        index = json.loads(path.read_text())
-    except FileNotFoundError:
-        raise DataError(path, "missing: not a packed dataset (run `ilsvrc data prepare` first)") from None
-    except (OSError, ValueError) as e:
-        raise DataError(path, f"unreadable packed index ({e})") from None
-    if index.get("format") != FORMAT:
-        raise DataError(path, "not an ilsvrc packed index")
+    index = read_json_record(path, FORMAT, "packed index",
+                             missing="not a packed dataset (run `ilsvrc data prepare` first)")
     if index.get("version") != FORMAT_VERSION:
         raise DataError(path, f"packed format version {index.get('version')}, this ilsvrc reads {FORMAT_VERSION}")
     return index
