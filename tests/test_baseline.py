@@ -94,6 +94,15 @@ def test_eval_json_works_on_a_baseline_run(hog_run, capsys):
     assert result["n"] == 40
 
 
+def test_eval_refuses_test_views_a_baseline_run_cannot_use(hog_run, capsys):
+    run, _ = hog_run
+    assert main(["eval", str(run), "--tta", "10crop"]) != 0
+    assert capsys.readouterr().err.strip() == (f"ilsvrc: error: {run}: --tta 10crop applies to ConvNet runs; "
+                                               "a baseline run (hand-designed features + SVM) scores each image "
+                                               "once, as stored")
+    assert main(["eval", str(run), "--tta", "center", "--json"]) == 0
+
+
 def test_predict_json_names_the_orientation(hog_run, tmp_path, capsys):
     run, _ = hog_run
     images, labels = gratings(1, seed=5)

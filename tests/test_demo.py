@@ -1,9 +1,7 @@
 """`ilsvrc demo` end to end on a tiny learnable dataset: the three entries, results.json and the report."""
-import importlib.util
 import json
 
 import numpy as np
-import pytest
 
 from ilsvrc import demo as demo_module
 from ilsvrc.data.prepare import PackOptions, prepare
@@ -20,7 +18,6 @@ def make_tiny_packed(tmp_path):
     prepare(tmp_path / "raw", tmp_path / "packed", options=PackOptions(), progress=False)
 
 
-@pytest.mark.skipif(importlib.util.find_spec("ilsvrc.baseline") is None, reason="the baseline package is not built yet")
 def test_demo_writes_the_table_results_and_report(tmp_path, monkeypatch, capsys):
     make_tiny_packed(tmp_path)
     monkeypatch.setattr(demo_module, "QUICK", demo_module.Budget("quick", None, 1, 1, ["tiny test budget"]))
@@ -42,21 +39,3 @@ def test_demo_writes_the_table_results_and_report(tmp_path, monkeypatch, capsys)
     printed = capsys.readouterr().out
     assert "QUICK settings" in printed and "Krizhevsky et al. 2012" in printed and "margin:" in printed
 
-
-def test_demo_table_of_the_convnets_alone(tmp_path, monkeypatch, capsys):
-    make_tiny_packed(tmp_path)
-    monkeypatch.setattr(demo_module, "QUICK", demo_module.Budget("quick", None, 1, 1, ["tiny test budget"]))
-    monkeypatch.setattr(demo_module, "_has_baseline", lambda: False)
-
-    results = demo_module.demo(str(tmp_path / "packed"), tmp_path / "out", quick=True)
-
-    saved = json.loads((tmp_path / "out" / "results.json").read_text())
-    assert saved["entries"] == results["entries"]
-    assert [e["approach"] for e in saved["entries"]] == ["ConvNet", "ConvNet"]
-    assert {e["name"] for e in saved["entries"]} == {"lenet5", "alexnet-small"}
-    assert saved["margin"] is None and saved["budget"] == "quick"
-    summaries = {json.loads((tmp_path / "out" / d / "summary.json").read_text())["name"]: d for d in ("lenet5", "alexnet")}
-    assert set(summaries) == {"lenet5", "alexnet-small"}
-    assert "tiny test budget" in (tmp_path / "out" / "report.md").read_text()
-    printed = capsys.readouterr().out
-    assert "QUICK settings" in printed and "Krizhevsky et al. 2012" in printed

@@ -241,5 +241,6 @@ def test_fast_preset_trains_and_its_flip_evaluation_is_reproduced(packed, tmp_pa
     train(config, run, progress=False)
     state = load_checkpoint(run)
     assert state["model_config"]["name"] == "convnet-bn" and state["config"]["train"]["eval_tta"] == "flip"
-    again = run_scores(str(run), split="test", tta="flip").result()
+    again = run_scores(str(run), split="test").result()  # by default, the views the run validated with
     assert again["tta"] == "flip" and again["top1_error"] == pytest.approx(state["metrics"]["val_top1_error"])
+    assert run_scores(str(run), split="test", tta="center").result()["tta"] == "center"

@@ -76,7 +76,7 @@ def runs(packed, tmp_path_factory):
           progress=False)
     real = ilsvrc.evaluate.run_scores
 
-    def run_scores(run, data=None, split="val", tta="center", device="auto", which="best"):
+    def run_scores(run, data=None, split="val", tta=None, device="auto", which="best"):
         if ilsvrc.evaluate.is_baseline_run(run):
             return fake_scores(packed)
         return real(run, data, split, tta, device, which)

@@ -11,6 +11,7 @@ import sys
 from dataclasses import dataclass, field
 
 from ilsvrc import __version__
+from ilsvrc.config import TTA_CHOICES
 from ilsvrc.errors import IlsvrcError
 
 
@@ -65,8 +66,9 @@ COMMANDS = [
                 arg("run", metavar="RUN_DIR_OR_CHECKPOINT"),
                 arg("--data", default=None, help="dataset to evaluate on (default: the one it was trained on)"),
                 arg("--split", default="val", help="split (default val; test where there is no val)"),
-                arg("--tta", choices=("center", "flip", "10crop"), default="center",
-                    help="test views: center (default), flip (centre + mirror image), 10crop (the paper's)"),
+                arg("--tta", choices=TTA_CHOICES, default=None,
+                    help="test views: center, flip (centre + mirror image) or 10crop (the paper's); "
+                         "default: the views the run validated with (train.eval_tta)"),
                 arg("--which", choices=("best", "last"), default="best", help="checkpoint of a run folder"),
                 arg("--device", default="auto", help="auto (default), cpu, cuda, cuda:N"),
                 JSON,

@@ -4,8 +4,9 @@
     ilsvrc predict runs/fmnist shirt.png boot.jpg
 
 10-crop testing averages the softmax outputs of the 10 views (4 corners + centre, and their
-mirror images), as the paper; flip testing, those of the centre view and its mirror image. Multi-label data (PASCAL VOC) reports mean average precision
-(11-point for VOC 2007) instead.
+mirror images), as the paper; flip testing, those of the centre view and its mirror image. Without
+--tta a run is scored with the views it validated with (train.eval_tta). Multi-label data
+(PASCAL VOC) reports mean average precision (11-point for VOC 2007) instead.
 """
 from __future__ import annotations
 
@@ -93,26 +94,35 @@ class RunScores:
         return {**summarize(self.scores, self.labels, len(self.classes)), "tta": self.tta}
 
 
-def run_scores(run: str, data: str | None = None, split: str = "val", tta: str = "center",
+def run_scores(run: str, data: str | None = None, split: str = "val", tta: str | None = None,
                device: str = "auto", which: str = "best") -> RunScores:
-    """Scores of a ConvNet run (or checkpoint) or a baseline run on a split of `data` (default: its own)."""
+    """Scores of a ConvNet run (or checkpoint) or a baseline run on a split of `data` (default: its own).
+
+    `tta` None means the test views the run validated with (`train.eval_tta`), so that `ilsvrc eval RUN`
+    reproduces the run's own validation error by default.
+    """
     if is_baseline_run(run):
         from ilsvrc.baseline import load_baseline
 
+        if tta not in (None, "center"):
+            raise ConfigError(f"{run}: --tta {tta} applies to ConvNet runs; a baseline run (hand-designed "
+                              "features + SVM) scores each image once, as stored")
         return load_baseline(run).run_scores(data, split)
     dev = pick_device(device)
     state = load_checkpoint(run, which)
+    config = from_dict(state["config"])
+    tta = tta or config.train.eval_tta
     model = model_from_checkpoint(state, dev)
     pipeline = _pipeline_for(state, data, dev)
     split = _split(pipeline, split)
     ds = pipeline.dataset(split)
-    precision = from_dict(state["config"]).train.precision  # evaluate as the run was trained and validated
+    precision = config.train.precision  # evaluate as the run was trained and validated
     scores, labels = predict_scores(model, pipeline.eval_batches(split, tta), precision, ds.multilabel)
     return RunScores(scores, labels, list(state["classes"]), list(state["class_names"]), split, tta,
                      ds.multilabel, ds.difficult_array(), ds.year == 2007)
 
 
-def eval_command(run: str, data: str | None = None, split: str = "val", tta: str = "center",
+def eval_command(run: str, data: str | None = None, split: str = "val", tta: str | None = None,
                  json: bool = False, device: str = "auto", which: str = "best") -> int:
     r = run_scores(run, data, split, tta, device, which)
     result = r.result()
