@@ -48,13 +48,15 @@ COMMANDS = [
                 arg("--quick", action="store_true", help="smaller settings, <= 2 minutes on 2 cores (labelled so)"),
             ]),
     Command(("train",), "ilsvrc.engine.train:train_command",
-            "train a model with a preset recipe (the paper's, or one tuned for a CPU)", [
+            "train a model with a preset recipe (the paper's, or one tuned for a CPU); "
+            "data parallel under torchrun (torchrun --nproc_per_node N -m ilsvrc train ...)", [
                 arg("--config", default=None, metavar="NAME_OR_YAML",
                     help="a preset (paper, fashion-mnist-lenet5, fashion-mnist-alexnet, ...) or a YAML file"),
                 arg("--out", default=None, metavar="RUN_DIR", help="the run folder to write"),
                 arg("--data", default=None, help="dataset: a packed folder, a name or a path (overrides data.path)"),
                 arg("--epochs", type=int, default=None, help="overrides train.epochs"),
-                arg("--batch-size", type=int, default=None, help="overrides optim.batch_size"),
+                arg("--batch-size", type=int, default=None,
+                    help="overrides optim.batch_size (the global batch: under torchrun each of N ranks takes 1/N)"),
                 arg("--device", default=None, help="auto (default), cpu, cuda, cuda:N"),
                 arg("--set", action="append", metavar="SECTION.FIELD=VALUE",
                     help="override any config field, repeatable: --set optim.lr=0.05"),

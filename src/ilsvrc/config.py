@@ -96,6 +96,7 @@ class TrainConfig:
     eval_tta: str = "center"  # center, flip (centre + mirror image) or 10crop, for the per-epoch validation
     eval_every: int = 1  # validate every N epochs and after the last (0: after the last only)
     threads: int = 0  # CPU threads for torch (0: torch's default)
+    sync_bn: bool = False  # under torchrun on GPUs: BatchNorm statistics over the global batch
 
     def __post_init__(self):
         _check(self.epochs >= 1, f"train.epochs must be at least 1, got {self.epochs}")

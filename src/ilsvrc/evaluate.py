@@ -21,6 +21,7 @@ import torch
 from ilsvrc import metrics
 from ilsvrc.config import from_dict
 from ilsvrc.engine.checkpoint import load_checkpoint, model_from_checkpoint
+from ilsvrc.engine.distributed import gather_in_order
 from ilsvrc.engine.pipeline import Pipeline
 from ilsvrc.errors import ConfigError
 
@@ -54,8 +55,12 @@ def summarize(scores: torch.Tensor, labels: torch.Tensor, num_classes: int) -> d
 
 
 def evaluate(model, pipeline: Pipeline, split: str, tta: str = "center", precision: str = "fp32") -> dict:
+    """The figures of `model` on a split; under torch.distributed each rank scores its share of the
+    split and every rank gets the figures of the whole."""
     ds = pipeline.dataset(split)
     scores, labels = predict_scores(model, pipeline.eval_batches(split, tta), precision, ds.multilabel)
+    world = pipeline.world
+    scores, labels = gather_in_order(scores, len(ds), world), gather_in_order(labels, len(ds), world)
     return RunScores(scores, labels, list(ds.classes), list(ds.class_names), split, tta, ds.multilabel,
                      ds.difficult_array(), ds.year == 2007).result()
 

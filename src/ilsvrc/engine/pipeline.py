@@ -10,7 +10,9 @@ device adds PCA lighting and subtracts the mean image (augment.TrainTransform). 
 (MNIST, CIFAR): the whole uint8 split sits in memory (on the GPU when there is one) and each
 batch is padded, randomly cropped and flipped there, in one vectorised step.
 Everything random derives from (seed, epoch, batch or sample index): runs and resumed runs
-see the same batches.
+see the same batches. Under torch.distributed (`world`), each rank gets its round-robin share of
+every batch and of every evaluation split; per-batch draws (small-image crops, PCA lighting) add
+the rank to their key, per-image draws (large-image crops and flips) are those of one process.
 """
 from __future__ import annotations
 
@@ -28,6 +30,7 @@ from ilsvrc.data import detect_kind, resolve
 from ilsvrc.data.loader import EpochBatches, make_loader
 from ilsvrc.data.readers.packed import PackedDataset
 from ilsvrc.data.readers.packed import read_index as packed_index
+from ilsvrc.engine.distributed import SINGLE, World, shard_indices
 from ilsvrc.errors import ConfigError
 
 
@@ -60,6 +63,7 @@ class Pipeline:
     seed: int
     device: torch.device
     stats: dict  # of the training split: mean_image, mean, std, eigvals, eigvecs (0..255)
+    world: World = SINGLE  # the training processes; each rank loads its share of every batch
     _resident_splits: dict = field(default_factory=dict, repr=False)
 
     def __post_init__(self):
@@ -68,12 +72,12 @@ class Pipeline:
 
     @classmethod
     def build(cls, config: DataConfig, seed: int, device: torch.device, stats: dict | None = None,
-              progress: bool = True) -> "Pipeline":
+              progress: bool = True, world: World = SINGLE) -> "Pipeline":
         """Training (stats of the train split) or evaluation with the statistics a checkpoint saved."""
         root = ensure_packed(config.path, progress)
         if stats is None:
             stats = PackedDataset(root, config.train_split).stats
-        pipe = cls(config, root, seed, device, {k: np.asarray(v) for k, v in stats.items()})
+        pipe = cls(config, root, seed, device, {k: np.asarray(v) for k, v in stats.items()}, world)
         pipe._check_recipe()
         return pipe
 
@@ -106,20 +110,22 @@ class Pipeline:
             return
         transform = TrainTransform(RandomCrop(self.config.crop, self.config.region, flip=self.config.flip),
                                    self.normalization, self.lighting)
-        loader = make_loader(self.dataset(self.config.train_split), batch_size, transform.sample, self.seed, shuffle=True, drop_last=True,
-                             num_workers=self.config.workers)
+        loader = make_loader(self.dataset(self.config.train_split), batch_size, transform.sample, self.seed,
+                             shuffle=True, drop_last=True, num_workers=self.config.workers,
+                             rank=self.world.rank, world_size=self.world.size)
         loader.set_epoch(epoch)
         for step, (images, labels) in enumerate(loader):
-            gen = _generator(self.seed, epoch, step, self.device)
+            gen = _generator(self.seed, epoch, step, self.device, self.world)
             yield transform(images.to(self.device, non_blocking=True), gen), labels.to(self.device)
 
     def _small_train(self, epoch: int, batch_size: int):
         images, labels = self._resident(self.config.train_split)
-        sampler = EpochBatches(len(images), batch_size, self.seed, shuffle=True, drop_last=True)
+        sampler = EpochBatches(len(images), batch_size, self.seed, shuffle=True, drop_last=True,
+                               rank=self.world.rank, world_size=self.world.size)
         sampler.set_epoch(epoch)
         for step, batch in enumerate(sampler):
             index = torch.as_tensor([i for i, _ in batch], device=self.device)
-            gen = _generator(self.seed, epoch, step, self.device)
+            gen = _generator(self.seed, epoch, step, self.device, self.world)
             x = random_pad_crop_flip(images[index], self.config.pad, self.config.flip, gen)
             x = x.permute(0, 3, 1, 2).float()  # (B, C, H, W), 0..255
             if self.lighting is not None:
@@ -136,7 +142,7 @@ class Pipeline:
 
     # ---- evaluation ----
     def eval_batches(self, split: str, tta: str = "center", batch_size: int = 256):
-        """(views (B, V, C, h, w) float, labels) over a split, in order.
+        """(views (B, V, C, h, w) float, labels) over a split (this rank's share of it), in order.
 
         V = 1 (center), 2 (flip: the centre view and its mirror image) or 10 (10crop).
         """
@@ -146,13 +152,15 @@ class Pipeline:
     def _eval_views(self, split: str, views: int, batch_size: int):
         if self.small:
             images, labels = self._resident(split)
+            share = shard_indices(len(images), self.world)
+            images, labels = images[share.start::share.step], labels[share.start::share.step]
             for start in range(0, len(images), batch_size):
                 x = images[start:start + batch_size].permute(0, 3, 1, 2)  # (B, C, H, W) uint8
                 yield self._small_views(x, views), labels[start:start + batch_size]
             return
         transform = EvalTransform(self.config.crop, self.config.region, views, self.normalization)
         loader = make_loader(self.dataset(split), batch_size, transform.sample, shuffle=False,
-                             num_workers=self.config.workers)
+                             num_workers=self.config.workers, rank=self.world.rank, world_size=self.world.size)
         for images, labels in loader:
             yield transform(images.to(self.device)), labels.to(self.device)
 
@@ -171,9 +179,10 @@ def with_mirror_images(views: torch.Tensor) -> torch.Tensor:
     return torch.cat([views, views.flip(-1)], dim=1)
 
 
-def _generator(seed: int, epoch: int, step: int, device: torch.device) -> torch.Generator:
+def _generator(seed: int, epoch: int, step: int, device: torch.device, world: World = SINGLE) -> torch.Generator:
+    key = [seed, epoch, step] + ([world.rank] if world.distributed else [])  # one process: as it always was
     gen = torch.Generator(device=device)
-    gen.manual_seed(int(np.random.SeedSequence([seed, epoch, step]).generate_state(1)[0]))
+    gen.manual_seed(int(np.random.SeedSequence(key).generate_state(1)[0]))
     return gen
 
 

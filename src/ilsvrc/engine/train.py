@@ -4,10 +4,13 @@
     ilsvrc train --config paper --data data/imagenet --out runs/alexnet --set train.precision=bf16
     ilsvrc train --resume runs/lenet5 --epochs 20          # continue exactly where it stopped
 
+    torchrun --standalone --nproc_per_node 8 -m ilsvrc train --config paper --out runs/paper   # data parallel
+
 RUN_DIR holds config.yaml (resolved), metrics.csv (one row per epoch; validation columns NaN on
 epochs that train.eval_every does not validate), TensorBoard logs when
 tensorboard is installed, and checkpoints/{last,best}.pt, each written atomically and holding
-the model's config, so a checkpoint alone rebuilds the model.
+the model's config, so a checkpoint alone rebuilds the model. Under torchrun (engine.distributed)
+every rank trains on its share of each global batch and rank 0 writes RUN_DIR.
 """
 from __future__ import annotations
 
@@ -22,8 +25,10 @@ import torch.nn.functional as F
 from tqdm import tqdm
 
 from ilsvrc.config import RunConfig, load_config, save_config, to_dict
+from ilsvrc.engine import distributed
 from ilsvrc.engine.checkpoint import load_checkpoint, save_checkpoint
-from ilsvrc.engine.pipeline import Pipeline
+from ilsvrc.engine.distributed import World
+from ilsvrc.engine.pipeline import Pipeline, ensure_packed
 from ilsvrc.engine.schedule import Schedule, make_schedule
 from ilsvrc.errors import ConfigError
 from ilsvrc.files import write_json_atomic
@@ -55,7 +60,9 @@ def make_optimizer(config: RunConfig, model: torch.nn.Module) -> torch.optim.Opt
                            nesterov=o.nesterov)
 
 
-def train_one_epoch(model, step_fn, batches, schedule: Schedule, optimizer, epoch: int, bar) -> dict:
+def train_one_epoch(model, step_fn, batches, schedule: Schedule, optimizer, epoch: int, bar,
+                    world: World = distributed.SINGLE) -> dict:
+    """One pass over this rank's batches; the loss and error returned are those of all ranks."""
     model.train()
     loss_sum = wrong = seen = 0
     for step, (x, y) in enumerate(batches):
@@ -66,11 +73,13 @@ def train_one_epoch(model, step_fn, batches, schedule: Schedule, optimizer, epoc
         loss_sum += loss.item() * n
         wrong += (logits.argmax(1) != y).sum().item()
         seen += n
-        bar.update(n)
+        bar.update(n * world.size)  # every rank steps together: the bar counts the global batch
         if step % 20 == 0:  # refreshing the postfix every step would cost more than the bar is worth
             bar.set_postfix(loss=f"{loss_sum / seen:.3f}", err=f"{wrong / seen:.3f}", lr=f"{group['lr']:.3g}",
                             refresh=False)
-    return {"train_loss": loss_sum / max(seen, 1), "train_error": wrong / max(seen, 1), "images": seen}
+    device = next(model.parameters()).device
+    loss_sum, wrong, seen = distributed.sum_over_ranks([loss_sum, wrong, seen], world, device)
+    return {"train_loss": loss_sum / max(seen, 1), "train_error": wrong / max(seen, 1), "images": int(seen)}
 
 
 def make_step(model, optimizer, config: RunConfig, device: torch.device):
@@ -131,48 +140,69 @@ def is_validation_epoch(epoch: int, epochs: int, every: int) -> bool:
     return epoch == epochs or (every > 0 and epoch % every == 0)
 
 
-def _seed_everything(seed: int, epoch: int) -> None:
+def _seed_everything(seed: int, epoch: int, world: World = distributed.SINGLE) -> None:
     # Dropout and any other global randomness restart from (seed, epoch): resumed runs match.
-    torch.manual_seed(seed * 100003 + epoch)
+    # Each rank draws its own dropout masks; one process draws as it always did.
+    torch.manual_seed(seed * 100003 + epoch + world.rank * 1_000_000_007)
 
 
 def train(config: RunConfig, out: str | Path, resume: bool = False, progress: bool = True) -> dict:
-    """Train as configured into `out`; returns the last epoch's metrics row."""
-    run_dir = Path(out)
-    run_dir.mkdir(parents=True, exist_ok=True)
+    """Train as configured into `out`; returns the last epoch's metrics row.
+
+    Launched by torchrun (WORLD_SIZE > 1), the process joins the others and trains data-parallel.
+    """
+    world = distributed.world_from_env()
     t = config.train
+    device = distributed.device_for(world, t.device) if world.distributed else pick_device(t.device)
+    with distributed.process_group(world, device):
+        return _train(config, Path(out), world, device, resume, progress and world.is_main)
+
+
+def _train(config: RunConfig, run_dir: Path, world: World, device: torch.device, resume: bool,
+           progress: bool) -> dict:
+    t = config.train
+    batch = distributed.per_rank_batch(config.optim.batch_size, world)
     if t.threads:
         torch.set_num_threads(t.threads)
-    device = pick_device(t.device)
-    save_config(config, run_dir / "config.yaml")
-    pipeline = Pipeline.build(config.data, t.seed, device, progress=progress)
+    run_dir.mkdir(parents=True, exist_ok=True)
+    if world.is_main:
+        save_config(config, run_dir / "config.yaml")
+        ensure_packed(config.data.path, progress)  # rank 0 packs a dataset the first time; the others wait
+    distributed.barrier(world)
+    pipeline = Pipeline.build(config.data, t.seed, device, progress=progress, world=world)
     train_ds = pipeline.dataset(config.data.train_split)
-    torch.manual_seed(t.seed)
+    torch.manual_seed(t.seed)  # every rank starts from the same weights (DDP also broadcasts rank 0's)
     model = build_model(config, pipeline, len(train_ds.classes))
     if not getattr(model, "places_itself", False):
         model = model.to(device)
     if t.channels_last:
         model = model.to(memory_format=torch.channels_last)
+    forward = distributed.data_parallel(model, world, device, t.sync_bn)
+    model = getattr(forward, "module", forward)  # the module itself: what checkpoints and evaluation use
     optimizer = make_optimizer(config, model)
     steps = len(train_ds) // config.optim.batch_size
     schedule = make_schedule(config.schedule, config.optim.lr, t.epochs, steps)
     start, best = 0, math.inf
-    log = RunLog(run_dir, resume)
+    log = RunLog(run_dir, resume) if world.is_main else None
     if resume:
         start, best = _restore(run_dir, model, optimizer, schedule, device)
-        log.truncate(start)
-    step = make_step(model, optimizer, config, device)
+        if log:
+            log.truncate(start)
+        distributed.barrier(world)  # every rank has read last.pt before rank 0 writes the next one
+    step = make_step(forward, optimizer, config, device)
     row, best_row, began_run = {}, {}, time.perf_counter()
     for epoch in range(start, t.epochs):
-        _seed_everything(t.seed, epoch)
+        _seed_everything(t.seed, epoch, world)
         began = time.perf_counter()
         bar = tqdm(total=steps * config.optim.batch_size, desc=f"epoch {epoch + 1}/{t.epochs}", unit="img",
                    disable=not progress, dynamic_ncols=True, leave=False, mininterval=0.5)
-        stats = train_one_epoch(model, step, pipeline.train_batches(epoch, config.optim.batch_size),
-                                schedule, optimizer, epoch, bar)
+        stats = train_one_epoch(forward, step, pipeline.train_batches(epoch, batch), schedule, optimizer, epoch,
+                                bar, world)
         bar.close()
         train_seconds = time.perf_counter() - began
         validating = is_validation_epoch(epoch + 1, t.epochs, t.eval_every)
+        if validating:
+            distributed.sync_buffers(model, world)
         val = evaluate(model, pipeline, config.data.val_split, t.eval_tta, t.precision) if validating else NOT_VALIDATED
         lr = optimizer.param_groups[0]["lr"]
         if validating:
@@ -180,19 +210,29 @@ def train(config: RunConfig, out: str | Path, resume: bool = False, progress: bo
         row = {"epoch": epoch + 1, "train_loss": stats["train_loss"], "train_error": stats["train_error"],
                "val_top1_error": val["top1_error"], "val_top5_error": val["top5_error"], "lr": lr,
                "seconds": time.perf_counter() - began, "img_s": stats["images"] / train_seconds}
-        log.write(row)
-        if progress:
-            print(f"epoch {epoch + 1}/{t.epochs}: loss {row['train_loss']:.4f}  train error {row['train_error']:.4f}"
-                  f"  val top-1 {row['val_top1_error']:.4f}  top-5 {row['val_top5_error']:.4f}  lr {lr:.3g}"
-                  f"  {row['seconds']:.1f}s  {row['img_s']:.0f} img/s")
-        state = _state(config, model, optimizer, schedule, pipeline, train_ds, epoch + 1, min(best, row["val_top1_error"]), row)
-        save_checkpoint(run_dir / "checkpoints" / "last.pt", state)
-        if row["val_top1_error"] < best:
+        is_best = row["val_top1_error"] < best
+        if is_best:
             best, best_row = row["val_top1_error"], row
-            save_checkpoint(run_dir / "checkpoints" / "best.pt", state)
-    if best_row:  # the table's figures are those of the best checkpoint, which eval and the report load
+        if world.is_main:
+            _record_epoch(run_dir, log, row, progress, t.epochs, is_best,
+                          _state(config, model, optimizer, schedule, pipeline, train_ds, epoch + 1, best, row))
+    if best_row and world.is_main:  # the table's figures are those of the best checkpoint, which eval loads
         _write_summary(run_dir, config, model, best_row, time.perf_counter() - began_run)
+    distributed.barrier(world)  # no rank returns before the run folder is complete
     return row
+
+
+def _record_epoch(run_dir: Path, log: RunLog, row: dict, progress: bool, epochs: int, is_best: bool,
+                  state: dict) -> None:
+    """metrics.csv, the epoch's line and the checkpoints (rank 0's job)."""
+    log.write(row)
+    if progress:
+        print(f"epoch {row['epoch']}/{epochs}: loss {row['train_loss']:.4f}  train error {row['train_error']:.4f}"
+              f"  val top-1 {row['val_top1_error']:.4f}  top-5 {row['val_top5_error']:.4f}  lr {row['lr']:.3g}"
+              f"  {row['seconds']:.1f}s  {row['img_s']:.0f} img/s")
+    save_checkpoint(run_dir / "checkpoints" / "last.pt", state)
+    if is_best:
+        save_checkpoint(run_dir / "checkpoints" / "best.pt", state)
 
 
 def _write_summary(run_dir: Path, config: RunConfig, model, row: dict, seconds: float) -> None:
@@ -238,7 +278,7 @@ def train_command(config: str | None = None, out: str | None = None, data: str |
     else:
         raise ConfigError("give --config and --out to start a run, or --resume RUN_DIR to continue one")
     row = train(run_config, out, resume=bool(resume), progress=not quiet)
-    if row:
+    if row and distributed.world_from_env().is_main:
         print(f"done: val top-1 error {row['val_top1_error'] * 100:.2f}%, top-5 {row['val_top5_error'] * 100:.2f}%"
               f" -> {out}")
     return 0
