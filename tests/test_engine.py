@@ -244,3 +244,20 @@ def test_fast_preset_trains_and_its_flip_evaluation_is_reproduced(packed, tmp_pa
     again = run_scores(str(run), split="test").result()  # by default, the views the run validated with
     assert again["tta"] == "flip" and again["top1_error"] == pytest.approx(state["metrics"]["val_top1_error"])
     assert run_scores(str(run), split="test", tta="center").result()["tta"] == "center"
+
+
+def test_optimizers_use_the_fused_kernel_where_torch_has_one():
+    from ilsvrc.engine.train import fused_if_supported, make_optimizer
+
+    config = load_config("fashion-mnist-lenet5")
+    assert make_optimizer(config, torch.nn.Linear(3, 2)).defaults["fused"] is True
+
+    class CudaOnlyFused(torch.optim.SGD):  # as torch < 2.4 answers for CPU tensors
+        def __init__(self, params, fused=None, **options):
+            if fused:
+                raise RuntimeError("`fused=True` requires all the params to be floating point Tensors of "
+                                   "supported devices: ['cuda']")
+            super().__init__(params, **options)
+
+    fallback = fused_if_supported(CudaOnlyFused, [torch.nn.Parameter(torch.zeros(3))], lr=0.1, momentum=0.9)
+    assert not fallback.defaults["fused"] and fallback.defaults["momentum"] == 0.9

@@ -79,9 +79,16 @@ def test_fused_lrn_equals_torchs_layer_in_value_and_gradient(groups):
 
 def test_fused_lrn_in_bfloat16_channels_last_keeps_dtype_and_layout():
     a = (torch.rand(2, 16, 7, 7) * 100).contiguous(memory_format=torch.channels_last)
-    out = LocalResponseNorm(groups=2)(a.bfloat16())
+    low = a.bfloat16().requires_grad_()
+    out = LocalResponseNorm(groups=2)(low)
     assert out.dtype == torch.bfloat16 and out.is_contiguous(memory_format=torch.channels_last)
     torch.testing.assert_close(out.float(), LocalResponseNorm(groups=2, fused=False)(a), rtol=2e-2, atol=1e-2)
+    grad = torch.randn_like(a)
+    out.backward(grad.bfloat16())
+    reference = a.clone().requires_grad_()
+    LocalResponseNorm(groups=2, fused=False)(reference).backward(grad)
+    assert low.grad.dtype == torch.bfloat16 and low.grad.is_contiguous(memory_format=torch.channels_last)
+    torch.testing.assert_close(low.grad.float(), reference.grad, rtol=2e-2, atol=2e-2)
 
 
 def test_lrn_window_must_be_odd():

@@ -2,14 +2,17 @@
 
     ilsvrc bench train --model alexnet --batch 128 --json
 
-Ours: bf16 autocast, channels_last, the fused LRN (models/layers.py) and (on a GPU, by default)
+Ours: bf16 autocast, channels_last, the fused LRN (models/layers.py), the fused SGD kernel, on a
+CPU freed large blocks kept for reuse (engine/allocator.py), and (on a GPU, by default)
 torch.compile. The reference: the same model in float32, NCHW, with torch's standard
-F.local_response_norm, in a standard PyTorch loop as in torchvision's reference script. Both
+F.local_response_norm, in a standard PyTorch loop as in torchvision's reference script, with
+torch's default SGD and glibc's allocator thresholds as a long-running process has them. Both
 train on the same synthetic batch from the same initial weights; warm-up is excluded and each
 figure is the median of several interleaved repeats.
 """
 from __future__ import annotations
 
+import contextlib
 import copy
 import json as jsonlib
 
@@ -18,6 +21,9 @@ import torch.nn.functional as F
 from torch.utils.flop_counter import FlopCounterMode
 
 from ilsvrc.bench.timing import interleaved_medians
+from ilsvrc.engine.allocator import large_blocks_kept
+from ilsvrc.engine.train import fused_if_supported
+from ilsvrc.errors import ConfigError
 from ilsvrc.evaluate import pick_device
 from ilsvrc.models import create_model
 from ilsvrc.models.layers import LocalResponseNorm
@@ -25,20 +31,28 @@ from ilsvrc.models.layers import LocalResponseNorm
 INPUT_SIDE = {"lenet5": 32, "alexnet-small": 32}
 
 
-def make_step(model, x, y, precision: str, channels_last: bool, compile: bool):
-    """A closure running one SGD step (forward, loss, backward, update) on a fixed batch."""
+def make_step(model, x, y, precision: str, channels_last: bool, compile: bool, tuned: bool = False):
+    """A closure running one SGD step (forward, loss, backward, update) on a fixed batch.
+
+    `tuned`: what `ilsvrc train` adds around the step: the fused SGD kernel and, on a CPU, freed
+    large blocks kept for reuse (engine.allocator). Untuned: torch's defaults, as a plain script.
+    """
     if channels_last:
         model = model.to(memory_format=torch.channels_last)
         x = x.contiguous(memory_format=torch.channels_last)
-    optimizer = torch.optim.SGD(model.parameters(), lr=1e-3, momentum=0.9, weight_decay=5e-4)
+    options = {"lr": 1e-3, "momentum": 0.9, "weight_decay": 5e-4}
+    params = list(model.parameters())
+    optimizer = fused_if_supported(torch.optim.SGD, params, **options) if tuned else torch.optim.SGD(params, **options)
     forward = torch.compile(model) if compile else model
+    memory = large_blocks_kept if tuned and x.device.type == "cpu" else contextlib.nullcontext
 
     def step():
-        with torch.autocast(x.device.type, dtype=torch.bfloat16, enabled=precision == "bf16"):
-            loss = F.cross_entropy(forward(x).float(), y)
-        optimizer.zero_grad(set_to_none=True)
-        loss.backward()
-        optimizer.step()
+        with memory():
+            with torch.autocast(x.device.type, dtype=torch.bfloat16, enabled=precision == "bf16"):
+                loss = F.cross_entropy(forward(x).float(), y)
+            optimizer.zero_grad(set_to_none=True)
+            loss.backward()
+            optimizer.step()
 
     return step
 
@@ -70,7 +84,7 @@ def run(model_name: str = "alexnet", batch: int = 128, device: str = "auto", com
     x = torch.randn(batch, reference_model.config.in_channels, side, side, device=dev)
     y = torch.randint(0, reference_model.config.num_classes, (batch,), device=dev)
     flops = training_flops(reference_model, x, y)
-    steps = {"ours": make_step(ours_model, x, y, "bf16", True, compile),
+    steps = {"ours": make_step(ours_model, x, y, "bf16", True, compile, tuned=True),
              "reference": make_step(reference_model, x, y, "fp32", False, False)}
     for step in steps.values():
         for _ in range(3 if compile else 2):
@@ -94,6 +108,8 @@ def _device_name(dev: torch.device) -> str:
 
 def train_command(model: str = "alexnet", batch: int = 128, device: str = "auto", compile: bool | None = None,
                   repeats: int = 5, json: bool = False) -> int:
+    if batch < 1 or repeats < 1:
+        raise ConfigError(f"--batch and --repeats must be positive, got {batch} and {repeats}")
     r = run(model, batch, device, compile, repeats)
     if json:
         print(jsonlib.dumps(r, indent=1))

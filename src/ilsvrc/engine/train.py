@@ -14,6 +14,7 @@ every rank trains on its share of each global batch and rank 0 writes RUN_DIR.
 """
 from __future__ import annotations
 
+import contextlib
 import csv
 import dataclasses
 import math
@@ -26,6 +27,7 @@ from tqdm import tqdm
 
 from ilsvrc.config import RunConfig, load_config, save_config, to_dict
 from ilsvrc.engine import distributed
+from ilsvrc.engine.allocator import large_blocks_kept
 from ilsvrc.engine.checkpoint import load_checkpoint, save_checkpoint
 from ilsvrc.engine.distributed import World
 from ilsvrc.engine.pipeline import Pipeline, ensure_packed
@@ -54,10 +56,20 @@ def build_model(config: RunConfig, pipeline: Pipeline, num_classes: int) -> torc
 
 def make_optimizer(config: RunConfig, model: torch.nn.Module) -> torch.optim.Optimizer:
     o = config.optim
+    params = list(model.parameters())
     if o.name == "adamw":
-        return torch.optim.AdamW(model.parameters(), lr=o.lr, weight_decay=o.weight_decay)
-    return torch.optim.SGD(model.parameters(), lr=o.lr, momentum=o.momentum, weight_decay=o.weight_decay,
-                           nesterov=o.nesterov)
+        return fused_if_supported(torch.optim.AdamW, params, lr=o.lr, weight_decay=o.weight_decay)
+    return fused_if_supported(torch.optim.SGD, params, lr=o.lr, momentum=o.momentum, weight_decay=o.weight_decay,
+                              nesterov=o.nesterov)
+
+
+def fused_if_supported(optimizer_class, params: list, **options) -> torch.optim.Optimizer:
+    """The optimizer with its fused kernel (one pass over each tensor: on a CPU AlexNet's SGD update
+    runs 6x faster than the default multi-tensor one), or the default where this torch lacks it."""
+    try:
+        return optimizer_class(params, fused=True, **options)
+    except (RuntimeError, ValueError, TypeError):  # older torch: fused kernels for CUDA only
+        return optimizer_class(params, **options)
 
 
 def train_one_epoch(model, step_fn, batches, schedule: Schedule, optimizer, epoch: int, bar,
@@ -154,7 +166,8 @@ def train(config: RunConfig, out: str | Path, resume: bool = False, progress: bo
     world = distributed.world_from_env()
     t = config.train
     device = distributed.device_for(world, t.device) if world.distributed else pick_device(t.device)
-    with distributed.process_group(world, device):
+    keep_memory = large_blocks_kept() if device.type == "cpu" else contextlib.nullcontext()
+    with distributed.process_group(world, device), keep_memory:
         return _train(config, Path(out), world, device, resume, progress and world.is_main)
 
 

@@ -64,24 +64,39 @@ def local_response_norm(x: torch.Tensor, size: int = 5, alpha: float = 1e-4, bet
 
 
 class _LocalResponseNorm(torch.autograd.Function):
+    # Every pass over conv1's activations costs as much as a small layer on a CPU: each line below
+    # is one pass, and results go straight into the output's dtype (out=) rather than via copies.
     @staticmethod
     def forward(ctx, x, size, alpha, beta, k, groups):
         a = _channels_last_view(x)
-        s = _window_sum(a * a, size, groups).mul_(alpha).add_(k)
+        s = _scaled_square_window_sum(a, size, alpha, k, groups)
         s_pow = _inverse_power(s, beta)
         ctx.save_for_backward(x, s, s_pow)
         ctx.params = size, alpha, beta, groups
-        return (a * s_pow).to(x.dtype).movedim(-1, 1)
+        y = torch.empty_like(x)
+        torch.mul(a, s_pow, out=y.movedim(1, -1))
+        return y
 
     @staticmethod
     def backward(ctx, grad):
         x, s, s_pow = ctx.saved_tensors
         size, alpha, beta, groups = ctx.params
-        a, g = _channels_last_view(x), _channels_last_view(grad)
-        g_s_pow = g * s_pow
-        window = _window_sum(g_s_pow.mul(a).div_(s), size, groups)
-        dx = g_s_pow.sub_(window.mul_(a).mul_(2 * alpha * beta))
-        return dx.to(x.dtype).movedim(-1, 1), None, None, None, None, None
+        a = _channels_last_view(x)
+        g_s_pow = torch.mul(grad.movedim(1, -1), s_pow)  # float32 however grad is stored
+        window = _window_sum(torch.mul(g_s_pow, a).div_(s), size, groups).mul_(a)
+        dx = torch.empty_like(x)
+        torch.add(g_s_pow, window, alpha=-2 * alpha * beta, out=dx.movedim(1, -1))
+        return dx, None, None, None, None, None
+
+
+def _scaled_square_window_sum(a: torch.Tensor, size: int, alpha: float, k: float, groups: int) -> torch.Tensor:
+    """k + alpha * (sum of a_j^2 over the window of each channel), squaring on the fly (addcmul)."""
+    grouped = a.unflatten(-1, (groups, a.shape[-1] // groups))
+    out = torch.addcmul(torch.tensor(k, dtype=a.dtype), grouped, grouped, value=alpha)
+    for d in range(1, size // 2 + 1):
+        out[..., :-d].addcmul_(grouped[..., d:], grouped[..., d:], value=alpha)
+        out[..., d:].addcmul_(grouped[..., :-d], grouped[..., :-d], value=alpha)
+    return out.flatten(-2)
 
 
 def _inverse_power(s: torch.Tensor, beta: float) -> torch.Tensor:
