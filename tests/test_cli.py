@@ -36,3 +36,21 @@ def test_missing_path_is_a_one_line_error(capsys):
 def test_python_dash_m_runs_the_same_cli():
     out = subprocess.run([sys.executable, "-m", "ilsvrc", "--version"], capture_output=True, text=True, check=True)
     assert out.stdout.startswith("ilsvrc ")
+
+
+def interrupted_with_a_bar_open(target, options):
+    from tqdm import tqdm
+
+    bar = tqdm(total=10, desc="epoch 1")
+    bar.update(3)
+    raise KeyboardInterrupt
+
+
+def test_ctrl_c_closes_progress_bars_and_exits_130(monkeypatch, capsys):
+    from tqdm import tqdm
+
+    monkeypatch.setattr("ilsvrc.cli.call", interrupted_with_a_bar_open)
+    assert main(["bench", "matmul"]) == 130
+    err = capsys.readouterr().err
+    assert err.endswith("\nilsvrc: interrupted\n")  # on a line of its own, not after the bar
+    assert not list(tqdm._instances)

@@ -261,3 +261,32 @@ def test_optimizers_use_the_fused_kernel_where_torch_has_one():
 
     fallback = fused_if_supported(CudaOnlyFused, [torch.nn.Parameter(torch.zeros(3))], lr=0.1, momentum=0.9)
     assert not fallback.defaults["fused"] and fallback.defaults["momentum"] == 0.9
+
+
+def test_train_refuses_a_folder_holding_a_run_or_a_file_before_any_work(packed, tmp_path, capsys):
+    run = tmp_path / "run"
+    train(tiny_config(packed, 1), run, progress=False)
+    metrics = (run / "metrics.csv").read_text()
+    args = ["train", "--config", "fashion-mnist-lenet5", "--data", str(packed), "--epochs", "1", "--quiet"]
+    assert main(args + ["--out", str(run)]) == 1
+    assert capsys.readouterr().err.strip() == (f"ilsvrc: error: {run}: already holds a run (checkpoints/last.pt); "
+                                               "continue it with --resume RUN_DIR, or choose another --out")
+    assert (run / "metrics.csv").read_text() == metrics  # nothing overwritten
+    (tmp_path / "file").write_text("x")
+    assert main(args + ["--out", str(tmp_path / "file")]) == 1
+    assert "file: exists and is not a folder; choose another --out" in capsys.readouterr().err
+
+
+def test_a_bad_validation_split_or_crop_fails_before_the_first_epoch_and_writes_nothing(packed, tmp_path):
+    with pytest.raises(DataError, match=r"packed: no split 'nosuch' \(splits: train, test\)"):
+        train(tiny_config(packed, 1, **{"data.val_split": "nosuch"}), tmp_path / "a", progress=False)
+    with pytest.raises(ConfigError, match=f"{packed}: 28x28 images are smaller than data.crop 64; leave data.crop"):
+        train(tiny_config(packed, 1, **{"data.crop": 64, "data.region": 64}), tmp_path / "b", progress=False)
+    assert not (tmp_path / "a").exists() and not (tmp_path / "b").exists()
+
+
+def test_resuming_a_finished_run_says_there_is_nothing_to_do(packed, tmp_path, capsys):
+    run = tmp_path / "run"
+    train(tiny_config(packed, 1), run, progress=False)
+    assert main(["train", "--resume", str(run)]) == 0
+    assert f"nothing to do: {run} already trained 1 epochs (raise --epochs to continue)" in capsys.readouterr().out

@@ -214,7 +214,7 @@ def test_report_command_writes_an_html_path_and_names_bad_runs(runs, tmp_path, c
     assert (tmp_path / "one.md").exists() and (tmp_path / "figures" / "confusion_matrix.png").exists()
     assert "Margin:" not in (tmp_path / "one.md").read_text()  # one entry: nothing to compare
     assert main(["report", str(tmp_path / "nothing"), "--out", str(tmp_path / "x")]) == 1
-    assert f"ilsvrc: error: {tmp_path / 'nothing'}: no summary.json" in capsys.readouterr().err
+    assert f"ilsvrc: error: {tmp_path / 'nothing'}: no such run folder\n" == capsys.readouterr().err
     assert main(["report", str(runs["lenet5"]), "--out", str(tmp_path / "y"), "--feature-pool", "0"]) == 1
     assert "the feature pool must hold at least 1 training image" in capsys.readouterr().err
 

@@ -286,11 +286,20 @@ def main(argv: list[str] | None = None) -> int:
     try:
         result = call(target, args)
     except IlsvrcError as e:
+        _close_progress_bars()
         print(f"ilsvrc: error: {e}", file=sys.stderr)
         return 1
     except KeyboardInterrupt:
+        _close_progress_bars()
         print("ilsvrc: interrupted", file=sys.stderr)
         return 130
     except BrokenPipeError:
         return 0
     return int(result or 0)
+
+
+def _close_progress_bars() -> None:
+    """Close the bars an interrupt or an error left open, so that the message starts a line of its own."""
+    tqdm = sys.modules.get("tqdm")
+    for bar in list(getattr(getattr(tqdm, "tqdm", None), "_instances", ())):
+        bar.close()

@@ -4,11 +4,14 @@
     save_config(config, run_dir / "config.yaml")      # the resolved config, saved next to every run
 
 A preset is a name from configs/ (`paper`, `fashion-mnist-lenet5`, ...) or a path to a YAML file.
-Every field is validated in `__post_init__`, so a bad value fails before any work starts.
+Every field's type is checked against its annotation and its value in `__post_init__`, so a bad
+value fails, in one line naming the file or the --set item, before any work starts.
 """
 from __future__ import annotations
 
 import dataclasses
+import types
+import typing
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -68,6 +71,8 @@ class OptimConfig:
         _check(self.name in ("sgd", "adamw"), f"optim.name must be 'sgd' or 'adamw', got {self.name!r}")
         _check(self.lr > 0 and self.batch_size >= 1, "optim.lr and optim.batch_size must be positive")
         _check(0 <= self.label_smoothing < 1, f"optim.label_smoothing must be in [0, 1), got {self.label_smoothing}")
+        _check(0 <= self.momentum < 1, f"optim.momentum must be in [0, 1), got {self.momentum}")
+        _check(self.weight_decay >= 0, f"optim.weight_decay must not be negative, got {self.weight_decay}")
 
 
 @dataclass
@@ -83,6 +88,9 @@ class ScheduleConfig:
         _check(self.kind in ("plateau", "step", "cosine", "onecycle"),
                f"schedule.kind must be plateau, step, cosine or onecycle, got {self.kind!r}")
         _check(0 < self.factor < 1, f"schedule.factor must be in (0, 1), got {self.factor}")
+        _check(self.step_epochs >= 1, f"schedule.step_epochs must be at least 1, got {self.step_epochs}")
+        _check(min(self.patience, self.max_drops, self.warmup_epochs) >= 0,
+               "schedule.patience, schedule.max_drops and schedule.warmup_epochs must not be negative")
 
 
 @dataclass
@@ -102,6 +110,7 @@ class TrainConfig:
         _check(self.epochs >= 1, f"train.epochs must be at least 1, got {self.epochs}")
         _check(self.precision in ("fp32", "bf16"), f"train.precision must be fp32 or bf16, got {self.precision!r}")
         _check(self.eval_every >= 0, f"train.eval_every must not be negative, got {self.eval_every}")
+        _check(self.threads >= 0, f"train.threads must not be negative (0: torch's default), got {self.threads}")
         _check(self.eval_tta in TTA_CHOICES,
                f"train.eval_tta must be one of {', '.join(TTA_CHOICES)}, got {self.eval_tta!r}")
 
@@ -141,47 +150,122 @@ def preset_path(name_or_path: str) -> Path:
 def load_config(name_or_path: str, overrides: list[str] | None = None) -> RunConfig:
     """A preset or YAML file, with `section.field=value` overrides applied, validated."""
     path = preset_path(name_or_path)
-    try:
-        raw = yaml.safe_load(path.read_text()) or {}
-    except yaml.YAMLError as e:
-        raise ConfigError(f"{path}: not valid YAML ({str(e).splitlines()[0]})") from None
+    raw = read_yaml(path)
+    _check_sections(raw, str(path))
     for item in overrides or []:
         _apply_override(raw, item)
     return from_dict(raw, str(path))
 
 
+def read_yaml(path: Path) -> dict:
+    """The mapping a config file holds; any other content is a one-line error naming the file."""
+    try:
+        raw = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except OSError as e:
+        raise ConfigError(f"{path}: cannot read ({e.strerror or e})") from None
+    except UnicodeDecodeError as e:
+        raise ConfigError(f"{path}: not UTF-8 text ({e.reason} at byte {e.start})") from None
+    except yaml.YAMLError as e:
+        raise ConfigError(f"{path}: not valid YAML ({str(e).splitlines()[0]})") from None
+    if raw is None:
+        raise ConfigError(f"{path}: empty; a config holds sections of {', '.join(SECTIONS)}")
+    return raw
+
+
 def from_dict(raw: dict, where: str = "config") -> RunConfig:
+    _check_sections(raw, where)
+    return RunConfig(**{name: _section(name, raw.get(name) or {}, where) for name in SECTIONS})
+
+
+def _check_sections(raw, where: str) -> None:
     if not isinstance(raw, dict):
-        raise ConfigError(f"{where}: expected a mapping of sections")
-    unknown = set(raw) - set(SECTIONS)
+        raise ConfigError(f"{where}: expected a mapping of sections ({', '.join(SECTIONS)}), "
+                          f"got a {type(raw).__name__}")
+    unknown = set(map(str, raw)) - set(SECTIONS)
     if unknown:
         raise ConfigError(f"{where}: unknown section(s) {', '.join(sorted(unknown))}; sections: {', '.join(SECTIONS)}")
-    sections = {}
-    for name, factory in SECTIONS.items():
-        cls = type(factory())
-        values = raw.get(name) or {}
-        fields = {f.name for f in dataclasses.fields(cls)}
-        bad = set(values) - fields
-        if bad:
-            raise ConfigError(f"{where}: unknown field(s) {', '.join(f'{name}.{b}' for b in sorted(bad))}; "
-                              f"{name} has: {', '.join(sorted(fields))}")
-        try:
-            sections[name] = cls(**values)
-        except TypeError as e:
-            raise ConfigError(f"{where}: {name}: {e}") from None
-    return RunConfig(**sections)
+    for name, values in raw.items():
+        if values is not None and not isinstance(values, dict):
+            raise ConfigError(f"{where}: section {name} must be a mapping of fields, got {values!r}")
+
+
+def _section(name: str, values: dict, where: str):
+    hints = field_types(name)
+    bad = set(map(str, values)) - set(hints)
+    if bad:
+        raise ConfigError(f"{where}: unknown field(s) {', '.join(f'{name}.{b}' for b in sorted(bad))}; "
+                          f"{name} has: {', '.join(sorted(hints))}")
+    checked = {key: typed_value(where, f"{name}.{key}", value, hints[key]) for key, value in values.items()}
+    try:
+        return type(SECTIONS[name]())(**checked)
+    except TypeError as e:
+        raise ConfigError(f"{where}: {name}: {e}") from None
+
+
+def field_types(section: str) -> dict[str, Any]:
+    """The fields of a config section and their types (int, float, str, bool, dict, int | None...)."""
+    return typing.get_type_hints(type(SECTIONS[section]()))
+
+
+def typed_value(where: str, name: str, value, hint):
+    """`value` if it is of the field's type (an int is a float; a float written 1e-3, which PyYAML
+    reads as a string, becomes one), else a ConfigError naming `where` and the field."""
+    kinds = typing.get_args(hint) if isinstance(hint, types.UnionType) else (hint,)
+    if value is None and type(None) in kinds:
+        return None
+    numeric = not isinstance(value, bool)
+    for kind in kinds:
+        if kind is float and isinstance(value, str):
+            try:
+                return float(value)
+            except ValueError:
+                continue
+        if kind is float and numeric and isinstance(value, (int, float)):
+            return float(value)
+        if kind is int and numeric and isinstance(value, int):
+            return value
+        if kind in (str, bool, dict) and isinstance(value, kind):
+            return value
+    raise ConfigError(f"{where}: {name} must be {' or '.join(_KIND_NAMES[k] for k in kinds)}, got {value!r}")
+
+
+_KIND_NAMES = {int: "an integer", float: "a number", str: "a string", bool: "true or false",
+               dict: "a mapping", type(None): "null"}
 
 
 def _apply_override(raw: dict, item: str) -> None:
-    key, sep, value = item.partition("=")
+    key, sep, text = item.partition("=")
     parts = key.split(".")
     if not sep or len(parts) < 2 or parts[0] not in SECTIONS:
         raise ConfigError(f"--set takes SECTION.FIELD=VALUE with a section of {', '.join(SECTIONS)}; got {item!r}")
-    node = raw.setdefault(parts[0], {}) or {}
-    raw[parts[0]] = node
-    for part in parts[1:-1]:
-        node = node.setdefault(part, {})
-    node[parts[-1]] = yaml.safe_load(value)
+    where, (section, name) = f"--set {item}", parts[:2]
+    hints = field_types(section)
+    if name not in hints:
+        raise ConfigError(f"{where}: unknown field {section}.{name}; {section} has: {', '.join(sorted(hints))}")
+    if len(parts) > 2 and hints[name] is not dict:
+        raise ConfigError(f"{where}: {section}.{name} is not a mapping; it has no field {parts[2]!r}")
+    value = _override_value(where, text, hints[name])
+    if len(parts) == 2:
+        typed_value(where, f"{section}.{name}", value, hints[name])
+    node = raw
+    for part in parts[:-1]:
+        if node.get(part) is None:
+            node[part] = {}
+        node = node[part]
+        if not isinstance(node, dict):
+            raise ConfigError(f"{where}: {part} is not a mapping")
+    node[parts[-1]] = value
+
+
+def _override_value(where: str, text: str, hint):
+    """A --set value read as YAML (numbers, true/false, null, lists); a string field takes the text as is,
+    so that a path such as `--data 2007` or `--data 'a: b'` stays a path."""
+    if hint is str:
+        return text
+    try:
+        return yaml.safe_load(text)
+    except yaml.YAMLError as e:
+        raise ConfigError(f"{where}: not a valid value ({str(e).splitlines()[0]})") from None
 
 
 def to_dict(config: RunConfig) -> dict[str, Any]:

@@ -17,7 +17,7 @@ from pathlib import Path
 from ilsvrc.config import load_config
 from ilsvrc.engine.pipeline import ensure_packed
 from ilsvrc.engine.train import train
-from ilsvrc.files import write_json_atomic
+from ilsvrc.files import check_output_folder, make_output_folder, write_json_atomic
 from ilsvrc.report.runs import load_entries, margin
 
 # Krizhevsky et al. 2012, Table 2: ILSVRC-2012 error rates (validation; test where noted).
@@ -88,8 +88,9 @@ def demo(data: str = "fashion-mnist", out: str | Path = "runs/demo", quick: bool
     began = time.perf_counter()
     budget = QUICK if quick else FULL
     out = Path(out)
-    out.mkdir(parents=True, exist_ok=True)
+    check_output_folder(out)
     packed = ensure_packed(data)
+    make_output_folder(out)
     runs = run_entries(packed, out, budget)
     entries = load_entries(runs)
     results = {"data": str(data), "budget": budget.label, "entries": table_rows(entries), "margin": margin(entries),

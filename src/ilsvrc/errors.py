@@ -16,6 +16,11 @@ class DataError(IlsvrcError):
         self.problem = problem
         super().__init__(f"{self.where}: {problem}")
 
+    def __reduce__(self):
+        # Rebuilt from both parts when it crosses a process boundary (a worker pool's reader), where the
+        # default (the message alone) would fail and bury the message under the pool's own traceback.
+        return type(self), (self.where, self.problem)
+
 
 class ConfigError(IlsvrcError):
     """A bad option, flag or configuration value."""

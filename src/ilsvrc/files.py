@@ -1,13 +1,17 @@
-"""Files written whole or not at all, and ilsvrc's JSON records read back with one-line errors.
+"""Files written whole or not at all, output folders checked before any work, JSON records read back.
 
     write_json_atomic(run_dir / "summary.json", summary)    # a reader never sees half a file
     index = read_json_record(root / "index.json", "ilsvrc-packed", "packed index",
                              missing="not a packed dataset (run `ilsvrc data prepare` first)")
+    check_output_folder(out, own=("index.json", "*.shard"))  # before the work: a file, or another tool's folder?
+    make_output_folder(out)                                  # mkdir, with a one-line error
 """
 from __future__ import annotations
 
+import fnmatch
 import json
 import os
+from collections.abc import Sequence
 from pathlib import Path
 
 from ilsvrc.errors import DataError
@@ -15,9 +19,17 @@ from ilsvrc.errors import DataError
 
 def write_text_atomic(path: Path, text: str) -> None:
     """Write to a temporary file beside `path`, then rename it over `path`."""
+    write_bytes_atomic(path, text.encode("utf-8"))
+
+
+def write_bytes_atomic(path: Path, data: bytes) -> None:
     tmp = path.with_name(path.name + ".tmp")
-    tmp.write_text(text, encoding="utf-8")
-    os.replace(tmp, path)
+    try:
+        tmp.write_bytes(data)
+        os.replace(tmp, path)
+    except OSError as e:
+        tmp.unlink(missing_ok=True)
+        raise DataError(path, f"cannot write ({e.strerror or e})") from None
 
 
 def write_json_atomic(path: Path, obj) -> None:
@@ -27,11 +39,41 @@ def write_json_atomic(path: Path, obj) -> None:
 def read_json_record(path: Path, format: str, what: str, missing: str) -> dict:  # noqa: A002 (the field's name)
     """The JSON object at `path`, checked to carry {"format": format}; its version is the caller's to check."""
     try:
-        record = json.loads(path.read_text())
+        record = json.loads(path.read_text(encoding="utf-8"))
     except FileNotFoundError:
         raise DataError(path, f"missing: {missing}") from None
-    except (OSError, ValueError) as e:
+    except OSError as e:
+        raise DataError(path, f"cannot read the {what} ({e.strerror or e})") from None
+    except ValueError as e:  # UnicodeDecodeError included
         raise DataError(path, f"unreadable {what} ({e})") from None
     if not isinstance(record, dict) or record.get("format") != format:
         raise DataError(path, f"not an ilsvrc {what}")
     return record
+
+
+def check_output_folder(path: str | os.PathLike, own: Sequence[str] | None = None) -> None:
+    """Refuse, before any work, an output folder that is a file or sits under one; with `own` (glob
+    patterns of the files this command writes), also one holding other files, which a run would mix into."""
+    path = Path(path)
+    for parent in (path, *path.parents):
+        if parent.exists():
+            if not parent.is_dir():
+                raise DataError(parent, "exists and is not a folder; choose another --out")
+            break
+    if own is None or not path.is_dir():
+        return
+    foreign = sorted(p.name for p in path.iterdir() if not any(fnmatch.fnmatch(p.name, o) for o in own))
+    if foreign:
+        raise DataError(path, f"holds files this command did not write ({', '.join(foreign[:3])}"
+                              f"{', ...' if len(foreign) > 3 else ''}); choose another --out")
+
+
+def make_output_folder(path: str | os.PathLike) -> Path:
+    """mkdir -p, with a one-line error naming the folder."""
+    path = Path(path)
+    check_output_folder(path)
+    try:
+        path.mkdir(parents=True, exist_ok=True)
+    except OSError as e:
+        raise DataError(path, f"cannot create the folder ({e.strerror or e})") from None
+    return path

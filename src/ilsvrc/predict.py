@@ -16,6 +16,7 @@ from ilsvrc.config import from_dict
 from ilsvrc.data.images import read_image, resize_shorter
 from ilsvrc.engine.checkpoint import load_checkpoint, model_from_checkpoint
 from ilsvrc.engine.pipeline import normalization_for
+from ilsvrc.errors import ConfigError
 from ilsvrc.evaluate import is_baseline_run, pick_device
 
 
@@ -32,6 +33,8 @@ def prepare_image(path: str, data_config, stats: dict) -> np.ndarray:
 
 @torch.no_grad()
 def predict_files(run: str, paths: list[str], top: int = 5, device: str = "auto") -> list[dict]:
+    if top < 1:
+        raise ConfigError(f"--top must be at least 1, got {top}")
     if is_baseline_run(run):  # a hand-designed-features + SVM run (`ilsvrc baseline`)
         from ilsvrc.baseline import load_baseline
 

@@ -16,8 +16,9 @@ from dataclasses import asdict
 from pathlib import Path
 
 from ilsvrc.baseline.pipeline import DEFAULT_C, BaselineOptions, FittedBaseline, train_baseline
-from ilsvrc.baseline.store import MODEL, RECORD, SUMMARY, save_run
+from ilsvrc.baseline.store import MODEL, RECORD, RUN_FILES, SUMMARY, save_run
 from ilsvrc.evaluate import RunScores
+from ilsvrc.files import check_output_folder
 
 APPROACH = "hand-designed features + SVM"
 
@@ -29,6 +30,7 @@ def fit_baseline(features: str = "hog", data: str | Path = "fashion-mnist", out:
     options = BaselineOptions(features, C=DEFAULT_C if C is None else C, train_limit=train_limit, side=side,
                               seed=seed, workers=workers)
     out = Path(out or f"runs/baseline-{features}")
+    check_output_folder(out, own=RUN_FILES)  # before minutes of feature extraction, not after
     fit_and_save(options, data, out, split, progress)
     return out
 

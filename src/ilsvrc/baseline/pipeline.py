@@ -151,6 +151,7 @@ def train_baseline(options: BaselineOptions, data: str = "fashion-mnist", split:
         with timings.stage("train_seconds"):
             root = ensure_packed(data, progress)
             split = scored_split(root, split)
+            PackedDataset(root, split)  # a missing or truncated shard of the scored split fails now, not after fitting
             baseline, train_images, feature_dim = _fit(options, root, data, timings, progress)
         with timings.stage("eval_features_s"):
             scores = baseline.run_scores(str(root), split, progress)

@@ -30,6 +30,7 @@ MODEL = "model.npz"
 SUMMARY = "summary.json"
 FORMAT = "ilsvrc-baseline"
 VERSION = 1
+RUN_FILES = (RECORD, MODEL, SUMMARY, "*.tmp")  # all a baseline run folder holds
 
 
 def save_run(run_dir: str | Path, baseline: FittedBaseline, record: dict, summary: dict) -> None:

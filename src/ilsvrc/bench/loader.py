@@ -95,7 +95,12 @@ def reference_loader(root: Path, batch: int, workers: int, device: torch.device)
     from torchvision import transforms as T
 
     transform = T.Compose([T.RandomResizedCrop(CROP), T.RandomHorizontalFlip(), T.ToTensor(), T.Normalize(MEAN, STD)])
-    dataset = torchvision.datasets.ImageFolder(str(root), transform)
+    if not root.is_dir():
+        raise DataError(root, "no such folder (--reference-root takes class folders of JPEG files)")
+    try:
+        dataset = torchvision.datasets.ImageFolder(str(root), transform)
+    except FileNotFoundError:  # no class folders, or no images in them
+        raise DataError(root, "holds no class folders of images (--reference-root takes ROOT/CLASS/IMAGE)") from None
     return torch.utils.data.DataLoader(dataset, batch_size=batch, shuffle=True, num_workers=workers,
                                        pin_memory=device.type == "cuda")
 

@@ -10,6 +10,7 @@ import json as jsonlib
 import torch
 
 from ilsvrc.bench.timing import interleaved_medians
+from ilsvrc.errors import ConfigError
 
 DTYPES = {"float32": torch.float32, "bfloat16": torch.bfloat16}
 
@@ -41,8 +42,19 @@ def run(sizes=(1000, 4096), dtypes=("float32", "bfloat16")) -> list[dict]:
     return rows
 
 
+def parse_sizes(sizes: str) -> tuple[int, ...]:
+    """--sizes "1000,4096" -> (1000, 4096): positive integers only."""
+    try:
+        values = tuple(int(s) for s in sizes.split(","))
+    except ValueError:
+        values = ()
+    if not values or min(values) < 1:
+        raise ConfigError(f"--sizes takes comma-separated positive integers (e.g. 1000,4096), got {sizes!r}")
+    return values
+
+
 def matmul_command(sizes: str = "1000,4096", json: bool = False) -> int:
-    rows = run(tuple(int(s) for s in sizes.split(",")))
+    rows = run(parse_sizes(sizes))
     device = {"cpu": f"{torch.get_num_threads()} CPU threads"}
     if torch.cuda.is_available():
         device["gpu"] = torch.cuda.get_device_name()

@@ -55,4 +55,8 @@ def _named_kind(path_or_name) -> str | None:
 
 def available_splits(path_or_name: str | os.PathLike, kind: str | None = None) -> list[str]:
     path = resolve(path_or_name)
-    return list(reader(kind or detect_kind(path)).splits(path))
+    kind = kind or detect_kind(path)
+    splits = list(reader(kind).splits(path))
+    if not splits:  # a format forced with --kind that the data is not in
+        raise DataError(path, f"holds no {kind} data (no split found)")
+    return splits

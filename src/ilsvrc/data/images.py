@@ -34,7 +34,9 @@ def decode(data: bytes, where: str, mode: str = "RGB", draft_shorter: int | None
                 im.draft(mode, (max(1, round(w * scale)), max(1, round(h * scale))))
             im = im.convert(mode)  # CMYK, palette, grayscale, 16-bit PNG -> RGB (or L)
             array = np.asarray(im, dtype=np.uint8)
-    except (UnidentifiedImageError, OSError, SyntaxError, ValueError) as e:
+    except UnidentifiedImageError:  # its own message names an in-memory buffer, not the file
+        raise DataError(where, "corrupt or unreadable image (not an image, or a format Pillow cannot read)") from None
+    except (OSError, SyntaxError, ValueError) as e:
         raise DataError(where, f"corrupt or unreadable image ({e})") from None
     return array[:, :, None] if array.ndim == 2 else array
 

@@ -31,7 +31,7 @@ from ilsvrc.data.readers import packed
 from ilsvrc.data.shards import Shard, write_shard
 from ilsvrc.data.stats import ImageStats
 from ilsvrc.errors import ConfigError, DataError
-from ilsvrc.files import write_json_atomic
+from ilsvrc.files import check_output_folder, make_output_folder, write_json_atomic
 
 CHUNK = 32  # images per task handed to a worker process
 STORAGES = ("jpeg", "raw")
@@ -73,12 +73,14 @@ def prepare(source: str | os.PathLike, out: str | os.PathLike, kind: str | None 
     recipe = {"source": str(path.resolve()), "kind": kind, "reader_options": reader_options, **asdict(options)}
     recipe.pop("workers")
     _check_existing(out, recipe)
-    out.mkdir(parents=True, exist_ok=True)
+    # Every split is opened (its files found and their headers checked) before anything is written.
+    datasets = {split: open_dataset(path, split, kind, **reader_options)
+                for split in splits or available_splits(path, kind)}
+    make_output_folder(out)
     for stale in out.glob("*.tmp"):
         stale.unlink()  # left by an interrupted run: never valid
     index = {"format": packed.FORMAT, "version": packed.FORMAT_VERSION, "recipe": recipe, "splits": {}}
-    for split in splits or available_splits(path, kind):
-        ds = open_dataset(path, split, kind, **reader_options)
+    for split, ds in datasets.items():
         index.update(classes=list(ds.classes), class_names=list(ds.class_names), multilabel=ds.multilabel,
                      dataset={"name": getattr(ds, "name", None), "year": getattr(ds, "year", None)})
         index["splits"][split] = pack_split(ds, out, recipe, options, progress)
@@ -87,6 +89,8 @@ def prepare(source: str | os.PathLike, out: str | os.PathLike, kind: str | None 
 
 
 def _check_existing(out: Path, recipe: dict) -> None:
+    """`out` is new, a folder this command was packing (resumed), or one packed with the same recipe."""
+    check_output_folder(out, own=packed.FILES)
     if not (out / packed.INDEX).exists():
         return
     old = packed.read_index(out).get("recipe")
@@ -125,7 +129,7 @@ def pack_split(ds: Dataset, out: Path, recipe: dict, options: PackOptions, progr
                 bar.update(end - first)
             stats = ImageStats.from_arrays(shard.section)
             total = stats if total is None else total.merge(stats)
-            shards.append({"file": file, "n": end - first, "sha256": shard.checksum()})
+            shards.append({"file": file, "n": end - first, "sha256": shard.checksum(), "bytes": shard.size})
     bar.close()
     seconds = time.perf_counter() - start
     return _split_entry(ds, out, options, shards, total, seconds)

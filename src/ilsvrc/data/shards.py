@@ -74,7 +74,7 @@ class Shard:
             # A plain ndarray over the map: np.memmap's Python-level indexing costs ~10 us per sample.
             self._map = np.memmap(self.path, dtype=np.uint8, mode="r").view(np.ndarray)
         except (OSError, ValueError) as e:
-            raise DataError(self.path, f"cannot open shard ({e})") from None
+            raise DataError(self.path, f"cannot open shard ({getattr(e, 'strerror', None) or e})") from None
         self.header = self._read_header()
         self._check_size()
         self._sections: dict[str, np.ndarray] = {}
@@ -121,6 +121,11 @@ class Shard:
 
     def has(self, name: str) -> bool:
         return any(s["name"] == name for s in self.header["sections"])
+
+    @property
+    def size(self) -> int:
+        """The file's length in bytes (recorded in index.json: a truncated copy fails when opened)."""
+        return len(self._map)
 
     def checksum(self) -> str:
         """The SHA-256 recorded in the trailer (hex)."""

@@ -25,6 +25,7 @@ from pathlib import Path
 from tqdm import tqdm
 
 from ilsvrc.errors import ConfigError, DataError
+from ilsvrc.files import make_output_folder
 
 SYSTEM_DATA = Path("/usr/share/datasets")  # where Debian's dataset-* packages install
 CHUNK = 1 << 20
@@ -215,8 +216,7 @@ def extract(archive: Path, dest: Path) -> None:
 def download(name: str, root: str | os.PathLike | None = None) -> Path:
     """Fetch, verify and unpack a named dataset into ROOT/NAME; files already verified are kept."""
     source = spec(name)
-    folder = (Path(root) if root is not None else default_root()) / name
-    folder.mkdir(parents=True, exist_ok=True)
+    folder = make_output_folder((Path(root) if root is not None else default_root()) / name)
     for remote in source.files:
         if remote.is_archive and source.holds(folder):
             continue  # unpacked by an earlier download

@@ -41,6 +41,7 @@ from ilsvrc.data.imagenet_synsets import Synset, ilsvrc2012_synsets, meta_mat_by
 from ilsvrc.data.readers.ilsvrc2012 import (DEVKIT, DEVKIT_TAR, META_MAT, TRAIN_TAR, VAL_GROUND_TRUTH,
                                           VAL_TAR)
 from ilsvrc.errors import ConfigError
+from ilsvrc.files import make_output_folder
 
 MTIME = 1335830400  # 1 May 2012, for every tar member and the gzip header: reproducible archives
 QUALITY = 90
@@ -68,8 +69,7 @@ def write_archives(out: str | Path, classes: int = 10, train_per_class: int = 20
                    seed: int = 0, progress: bool = False) -> dict[str, Path]:
     """Write the train tar, the val tar and the devkit into `out`; returns their paths."""
     check_sizes(classes, train_per_class, val_per_class)
-    out = Path(out)
-    out.mkdir(parents=True, exist_ok=True)
+    out = make_output_folder(out)
     remove_previous(out)
     plan = make_plan(classes, train_per_class, val_per_class, seed)
     paths = {"devkit": out / DEVKIT_TAR, "val": out / VAL_TAR, "train": out / TRAIN_TAR}

@@ -5,12 +5,12 @@
     model = model_from_checkpoint(ckpt)                              # architecture from ckpt["model_config"]
 
 Loading uses torch.load(weights_only=True): tensors and plain containers only, so a hostile
-checkpoint cannot run code.
+checkpoint cannot run code. A file that is not one, truncated or damaged fails with one line naming it.
 """
 from __future__ import annotations
 
 import os
-import pickle
+import zipfile
 from pathlib import Path
 
 import torch
@@ -19,6 +19,7 @@ from ilsvrc.errors import DataError
 
 FORMAT = "ilsvrc-checkpoint"
 VERSION = 1
+KEYS = ("model_config", "model", "config", "classes", "class_names", "data_stats")  # what eval and predict read
 
 
 def save_checkpoint(path: Path, state: dict) -> None:
@@ -43,21 +44,55 @@ def checkpoint_path(run_or_file: str | os.PathLike, which: str = "best") -> Path
 
 def load_checkpoint(run_or_file: str | os.PathLike, which: str = "best", map_location="cpu") -> dict:
     path = checkpoint_path(run_or_file, which)
-    try:
-        state = torch.load(path, map_location=map_location, weights_only=True)
-    except (pickle.UnpicklingError, RuntimeError, EOFError, OSError, ValueError) as e:
-        raise DataError(path, f"not a readable checkpoint ({str(e).splitlines()[0][:200]})") from None
+    state = _read(path, map_location)
     if not isinstance(state, dict) or state.get("format") != FORMAT:
         raise DataError(path, "not an ilsvrc checkpoint")
     if state.get("version") != VERSION:
         raise DataError(path, f"checkpoint version {state.get('version')}, this ilsvrc reads {VERSION}")
+    missing = [k for k in KEYS if k not in state]
+    if missing:
+        raise DataError(path, f"incomplete checkpoint: no {', '.join(missing)}")
     state["path"] = str(path)
     return state
+
+
+def _read(path: Path, map_location):
+    # torch.save writes a zip archive; checking for one first turns the unpickler's puzzling errors on
+    # text files or half-copied files ("KeyError: 101", "negative seek value") into a plain statement.
+    if not zipfile.is_zipfile(path):
+        raise DataError(path, "not a readable checkpoint: not a torch archive (truncated, or not written by "
+                              "`ilsvrc train`)")
+    try:
+        return torch.load(path, map_location=map_location, weights_only=True)
+    except Exception as e:  # noqa: BLE001 (damaged archives raise RuntimeError, KeyError, ValueError, EOFError...)
+        raise DataError(path, f"not a readable checkpoint: damaged ({_first_line(e)})") from None
+
+
+def _first_line(error: Exception) -> str:
+    lines = str(error).strip().splitlines()
+    return lines[0][:200] if lines else type(error).__name__
 
 
 def model_from_checkpoint(state: dict, device: str | torch.device = "cpu") -> torch.nn.Module:
     from ilsvrc.models import model_from_config
 
     model = model_from_config(state["model_config"])
-    model.load_state_dict(state["model"])
+    try:
+        model.load_state_dict(state["model"])
+    except (RuntimeError, TypeError, AttributeError) as e:
+        where = state.get("path", "checkpoint")
+        raise DataError(where, f"weights do not fit its model_config ({_first_line(e)})") from None
     return (model if getattr(model, "places_itself", False) else model.to(device)).eval()
+
+
+def check_new_run_folder(run_dir: str | os.PathLike) -> None:
+    """Refuse to start a run over a folder that already holds one (its checkpoints and metrics would be
+    overwritten), or over a file."""
+    from ilsvrc.files import check_output_folder
+
+    run_dir = Path(run_dir)
+    check_output_folder(run_dir)
+    held = [name for name in ("checkpoints/last.pt", "summary.json") if (run_dir / name).exists()]
+    if held:
+        raise DataError(run_dir, f"already holds a run ({held[0]}); continue it with --resume RUN_DIR, "
+                                 "or choose another --out")

@@ -91,6 +91,11 @@ class Pipeline:
             raise ConfigError(f"{self.root}: images are stored encoded (large); set data.crop (e.g. 224)")
         if not self.small and self.config.crop > self.config.region:
             raise ConfigError(f"data.crop {self.config.crop} is larger than data.region {self.config.region}")
+        if not self.small:
+            side = min(self.stats["mean_image"].shape[:2])  # the stored size (the shorter side for large images)
+            if side < self.config.crop:
+                raise ConfigError(f"{self.root}: {side}x{side} images are smaller than data.crop {self.config.crop}; "
+                                  "leave data.crop unset (null) for small images")
 
     @property
     def image_shape(self) -> tuple[int, int, int]:

@@ -28,7 +28,7 @@ from tqdm import tqdm
 from ilsvrc.config import RunConfig, load_config, save_config, to_dict
 from ilsvrc.engine import distributed
 from ilsvrc.engine.allocator import large_blocks_kept
-from ilsvrc.engine.checkpoint import load_checkpoint, save_checkpoint
+from ilsvrc.engine.checkpoint import check_new_run_folder, load_checkpoint, save_checkpoint
 from ilsvrc.engine.distributed import World
 from ilsvrc.engine.pipeline import Pipeline, ensure_packed
 from ilsvrc.engine.schedule import Schedule, make_schedule
@@ -177,15 +177,17 @@ def _train(config: RunConfig, run_dir: Path, world: World, device: torch.device,
     batch = distributed.per_rank_batch(config.optim.batch_size, world)
     if t.threads:
         torch.set_num_threads(t.threads)
-    run_dir.mkdir(parents=True, exist_ok=True)
     if world.is_main:
-        save_config(config, run_dir / "config.yaml")
         ensure_packed(config.data.path, progress)  # rank 0 packs a dataset the first time; the others wait
     distributed.barrier(world)
     pipeline = Pipeline.build(config.data, t.seed, device, progress=progress, world=world)
     train_ds = pipeline.dataset(config.data.train_split)
+    pipeline.dataset(config.data.val_split)  # a missing split or a damaged shard fails now, not after an epoch
     torch.manual_seed(t.seed)  # every rank starts from the same weights (DDP also broadcasts rank 0's)
     model = build_model(config, pipeline, len(train_ds.classes))
+    run_dir.mkdir(parents=True, exist_ok=True)  # only once the data and the model are known to be good
+    if world.is_main:
+        save_config(config, run_dir / "config.yaml")
     if not getattr(model, "places_itself", False):
         model = model.to(device)
     if t.channels_last:
@@ -202,6 +204,8 @@ def _train(config: RunConfig, run_dir: Path, world: World, device: torch.device,
         if log:
             log.truncate(start)
         distributed.barrier(world)  # every rank has read last.pt before rank 0 writes the next one
+        if start >= t.epochs and progress:
+            print(f"nothing to do: {run_dir} already trained {start} epochs (raise --epochs to continue)")
     step = make_step(forward, optimizer, config, device)
     row, best_row, began_run = {}, {}, time.perf_counter()
     for epoch in range(start, t.epochs):
@@ -290,6 +294,8 @@ def train_command(config: str | None = None, out: str | None = None, data: str |
         run_config = load_config(config, overrides)
     else:
         raise ConfigError("give --config and --out to start a run, or --resume RUN_DIR to continue one")
+    if not resume:
+        check_new_run_folder(out)  # a file, or a folder already holding a run: refused before any work
     row = train(run_config, out, resume=bool(resume), progress=not quiet)
     if row and distributed.world_from_env().is_main:
         print(f"done: val top-1 error {row['val_top1_error'] * 100:.2f}%, top-5 {row['val_top5_error'] * 100:.2f}%"

@@ -13,14 +13,14 @@ import time
 from pathlib import Path
 
 from ilsvrc.data import open_dataset
-from ilsvrc.errors import ConfigError
+from ilsvrc.errors import ConfigError, DataError
 from ilsvrc.label.aggregate import aggregate
 from ilsvrc.label.crowd import DEFAULT_MIX, parse_mix
 from ilsvrc.label.labels_io import read_labels, workers_path, write_labels, write_workers
 from ilsvrc.label.metrics import DEFAULT_PRICE, score
 from ilsvrc.label.relabel import apply_labels
 from ilsvrc.label.simulate import JobConfig, simulate
-from ilsvrc.label.votes import Votes, read_gold, read_votes, write_csv, write_votes
+from ilsvrc.label.votes import Votes, check_output_file, read_gold, read_votes, write_csv, write_votes
 
 
 def simulate_command(data: str, out: str, gold: str | None = None, split: str = "train", kind: str | None = None,
@@ -31,8 +31,10 @@ def simulate_command(data: str, out: str, gold: str | None = None, split: str = 
     config = JobConfig(job, per_class, precision, hard, workers, initial_per_class, initial_votes, parse_mix(mix),
                        crowd, seed)
     _check_price(price)
-    result = simulate(open_dataset(data, split, kind), config)
     gold_path = Path(gold) if gold else Path(out).with_name("gold.csv")
+    check_output_file(out)
+    check_output_file(gold_path)
+    result = simulate(open_dataset(data, split, kind), config)
     write_votes(out, result.votes)
     classes = result.votes.classes
     write_csv(gold_path, ("task", "label"), ((t, classes[g]) for t, g in zip(result.votes.task_names, result.gold)))
@@ -54,6 +56,7 @@ def aggregate_command(votes: str, method: str, out: str, gold: str | None = None
                       price: float = DEFAULT_PRICE, threshold: float = 0.95, initial_votes: int = 10,
                       initial_per_class: int = 500, seed: int = 0, json: bool = False) -> int:
     _check_price(price)
+    check_output_file(out)
     began = time.perf_counter()
     answers = read_votes(votes, parse_classes(classes))
     truth = read_gold(gold, answers) if gold else None
@@ -99,11 +102,22 @@ def parse_classes(classes: str | None) -> list[str] | None:
     if classes is None:
         return None
     path = Path(classes)
-    names = path.read_text().splitlines() if path.is_file() else classes.split(",")
+    if path.is_dir():
+        raise DataError(path, "is a folder; --classes takes a file (one class per line) or a,b,c")
+    names = _read_lines(path) if path.is_file() else classes.split(",")
     names = [n.strip() for n in names if n.strip()]
     if not names or len(set(names)) != len(names):
         raise ConfigError(f"--classes must name distinct classes, got {classes!r}")
     return names
+
+
+def _read_lines(path: Path) -> list[str]:
+    try:
+        return path.read_text(encoding="utf-8-sig").splitlines()
+    except OSError as e:
+        raise DataError(path, f"cannot read ({e.strerror or e})") from None
+    except UnicodeDecodeError as e:
+        raise DataError(path, f"not UTF-8 text ({e.reason} at byte {e.start})") from None
 
 
 def _check_price(price: float) -> None:

@@ -27,7 +27,7 @@ from ilsvrc.data.readers.packed import PackedDataset
 from ilsvrc.engine.pipeline import ensure_packed
 from ilsvrc.engine.train import train
 from ilsvrc.label.aggregate import METHODS, aggregate
-from ilsvrc.files import write_json_atomic
+from ilsvrc.files import check_output_folder, make_output_folder, write_json_atomic
 from ilsvrc.label.dynamic_consensus import occurrence
 from ilsvrc.label.experiment_report import write_report
 from ilsvrc.label.labels_io import LabelTable
@@ -61,8 +61,9 @@ def run_experiment(data: str = "fashion-mnist", out: str | Path = "runs/label-ex
         print(f"--quick: {budget.per_class} members per class, {budget.epochs} epochs, ConvNets trained at "
               f"{', '.join(map(str, budget.trained_workers))} workers per image; the full study is the default")
     began, out = time.perf_counter(), Path(out)
-    out.mkdir(parents=True, exist_ok=True)
+    check_output_folder(out)
     root = ensure_packed(data)
+    make_output_folder(out)
     train_split = PackedDataset(root, "train")
     config = JobConfig(per_class=budget.per_class, workers_per_task=max(budget.workers),
                        initial_per_class=budget.initial_per_class, seed=seed)

@@ -27,7 +27,7 @@ from ilsvrc.data.prepare import PackOptions, pack_split
 from ilsvrc.data.readers import packed
 from ilsvrc.data.readers.packed import PackedDataset
 from ilsvrc.errors import ConfigError, DataError
-from ilsvrc.files import write_json_atomic
+from ilsvrc.files import check_output_folder, make_output_folder, write_json_atomic
 from ilsvrc.label.labels_io import LabelTable
 from ilsvrc.label.tasks import parse_tasks
 from ilsvrc.label.votes import YESNO
@@ -187,7 +187,8 @@ def write_packed(datasets: dict[str, Dataset], out: str | os.PathLike, recipe: d
     recipe = {**recipe, **{k: v for k, v in asdict(options).items() if k != "workers"}}
     if (out / packed.INDEX).exists() and packed.read_index(out).get("recipe") != recipe:
         raise ConfigError(f"{out} already holds a packed dataset made otherwise; choose another --out or remove it")
-    out.mkdir(parents=True, exist_ok=True)
+    check_output_folder(out, own=packed.FILES)
+    make_output_folder(out)
     first = next(iter(datasets.values()))
     index = {"format": packed.FORMAT, "version": packed.FORMAT_VERSION, "recipe": recipe, "splits": {},
              "classes": list(first.classes), "class_names": list(first.class_names), "multilabel": False,

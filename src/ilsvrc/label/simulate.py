@@ -56,6 +56,8 @@ class JobConfig:
             raise ConfigError("--workers and --initial-votes must be positive, --initial-per-class >= 0")
         if self.per_class is not None and self.per_class < 1:
             raise ConfigError(f"--per-class must be positive, got {self.per_class}")
+        if self.crowd is not None and self.crowd < 1:
+            raise ConfigError(f"--crowd must be positive, got {self.crowd}")
 
 
 @dataclass

@@ -27,6 +27,7 @@ from typing import Iterable, Sequence
 import numpy as np
 
 from ilsvrc.errors import DataError
+from ilsvrc.files import check_output_folder
 
 YESNO = ("no", "yes")  # in this order: a tie broken towards the first class rejects the image
 REQUIRED = ("task", "worker", "label")
@@ -277,16 +278,27 @@ def _preview(names: Sequence[str], limit: int = 8) -> str:
 def write_csv(path: str | os.PathLike, header: Sequence[str], rows: Iterable[Sequence]) -> None:
     """Write a CSV atomically: a reader never sees half a file, and an error leaves no file behind."""
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
+    check_output_file(path)
     tmp = path.with_name(path.name + ".tmp")
     try:
+        path.parent.mkdir(parents=True, exist_ok=True)
         with open(tmp, "w", newline="", encoding="utf-8") as f:
             writer = csv.writer(f, lineterminator="\n")
             writer.writerow(header)
             writer.writerows(rows)
         os.replace(tmp, path)
+    except OSError as e:
+        raise DataError(path, f"cannot write ({e.strerror or e})") from None
     finally:
         tmp.unlink(missing_ok=True)
+
+
+def check_output_file(path: str | os.PathLike) -> None:
+    """Refuse, before any work, a CSV to write that is a folder or would sit under a file."""
+    path = Path(path)
+    if path.is_dir():
+        raise DataError(path, "is a folder; give the name of the CSV file to write")
+    check_output_folder(path.parent)
 
 
 def write_votes(path: str | os.PathLike, votes: Votes) -> None:

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from ilsvrc.files import write_text_atomic
+from ilsvrc.files import check_output_folder, make_output_folder, write_bytes_atomic, write_text_atomic
 from ilsvrc.report import html, markdown
 from ilsvrc.report.build import build_document
 
@@ -33,11 +33,12 @@ def write_report(runs: list[Path], out: Path, data: str | None = None, title: st
     `context` may carry "notes" (lines shown at the top) and "reference" (rows with the keys of
     summary.json, e.g. the paper's own results, shown beside the entries' table).
     """
-    document = build_document([Path(r) for r in runs], data, title, context or {}, device, feature_pool)
     page, twin, figure_dir = output_paths(Path(out))
-    figure_dir.mkdir(parents=True, exist_ok=True)
+    check_output_folder(figure_dir)  # before the work: an --out that is a file fails now
+    document = build_document([Path(r) for r in runs], data, title, context or {}, device, feature_pool)
+    make_output_folder(figure_dir)
     for figure in document.figures():
-        (figure_dir / f"{figure.name}.png").write_bytes(figure.png)
+        write_bytes_atomic(figure_dir / f"{figure.name}.png", figure.png)
     write_text_atomic(twin, markdown.render(document, FIGURE_DIR))
     write_text_atomic(page, html.render(document))
     return page

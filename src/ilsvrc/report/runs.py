@@ -67,6 +67,8 @@ def load_entry(run: Path) -> Entry:
 
 def read_summary(run: Path) -> dict:
     path = run / "summary.json"
+    if not run.is_dir():
+        raise DataError(run, "no such run folder" if not run.exists() else "not a run folder (a file)")
     if not path.is_file():
         raise DataError(run, "no summary.json: not a finished run of `ilsvrc train` or `ilsvrc baseline`")
     try:
@@ -84,10 +86,12 @@ def read_summary(run: Path) -> dict:
 def read_curves(path: Path) -> dict[str, list[float]]:
     """The epoch, train_error and val_top1_error columns of a run's metrics.csv."""
     try:
-        with open(path, newline="") as f:
+        with open(path, newline="", encoding="utf-8") as f:
             rows = list(csv.DictReader(f))
     except OSError as e:
         raise DataError(path, f"cannot read ({e.strerror or e})") from None
+    except (UnicodeDecodeError, csv.Error) as e:
+        raise DataError(path, f"not a CSV of ilsvrc metrics ({e})") from None
     try:
         return {column: [float(row[column]) for row in rows] for column in CURVE_COLUMNS}
     except (KeyError, TypeError, ValueError):

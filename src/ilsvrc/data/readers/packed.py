@@ -1,6 +1,6 @@
 """The packed format that training reads: `ilsvrc data prepare` writes it, `open_dataset(DIR, split)` reads it.
 
-    DIR/index.json            format, version, classes, per split: count, storage, shards + checksums, stats
+    DIR/index.json            format, version, classes, per split: count, storage, shards + checksums + sizes, stats
     DIR/<split>-00000.shard   see ilsvrc.data.shards: labels, sources, and the images
     DIR/<split>-stats.npz     mean image, per-channel mean/std, RGB covariance eigen-decomposition
 
@@ -24,8 +24,13 @@ from ilsvrc.files import read_json_record
 
 KIND = "packed"
 INDEX = "index.json"
+FILES = (INDEX, "*.shard", "*-stats.npz", "*.tmp")  # all a packed folder holds (.tmp: an interrupted write)
 FORMAT = "ilsvrc-packed"
 FORMAT_VERSION = 1
+# The fields of index.json the readers use, checked when it is read.
+INDEX_FIELDS = {"splits": dict, "classes": list, "class_names": list, "recipe": dict}
+SPLIT_FIELDS = {"n": int, "classes": int, "storage": str, "shards": list, "stats_file": str, "stats": dict}
+SHARD_FIELDS = {"file": str, "n": int, "sha256": str}
 
 
 def detect(path: Path) -> bool:
@@ -38,7 +43,25 @@ def read_index(root: str | Path) -> dict:
                              missing="not a packed dataset (run `ilsvrc data prepare` first)")
     if index.get("version") != FORMAT_VERSION:
         raise DataError(path, f"packed format version {index.get('version')}, this ilsvrc reads {FORMAT_VERSION}")
+    _check_index(path, index)
     return index
+
+
+def _check_index(path: Path, index: dict) -> None:
+    """Every field the readers use is there, of its type: a hand-edited or damaged index fails here, named."""
+    _check_fields(path, index, INDEX_FIELDS, "")
+    for split, entry in index["splits"].items():
+        _check_fields(path, entry, SPLIT_FIELDS, f"splits.{split}.")
+        for k, shard in enumerate(entry["shards"]):
+            _check_fields(path, shard, SHARD_FIELDS, f"splits.{split}.shards[{k}].")
+
+
+def _check_fields(path: Path, record, fields: dict, prefix: str) -> None:
+    if not isinstance(record, dict):
+        raise DataError(path, f"damaged packed index: {prefix.rstrip('.') or 'the index'} is not a mapping")
+    for name, kind in fields.items():
+        if not isinstance(record.get(name), kind):
+            raise DataError(path, f"damaged packed index: {prefix}{name} is missing or not of type {kind.__name__}")
 
 
 def splits(path: Path) -> list[str]:
@@ -67,6 +90,19 @@ class PackedDataset(Dataset):
         self._shard_files = [s["file"] for s in self.info["shards"]]
         self._ends = list(np.cumsum([s["n"] for s in self.info["shards"]]))
         self._shards: dict[int, Shard] = {}
+        self._check_shard_files()
+
+    def _check_shard_files(self) -> None:
+        """A missing or truncated shard fails when the split is opened, not when training first reaches it.
+        Only sizes are compared (one stat per shard); `verify()` reads the checksums."""
+        for entry in self.info["shards"]:
+            path = self.root / entry["file"]
+            try:
+                size = path.stat().st_size
+            except OSError as e:
+                raise DataError(path, f"cannot open shard ({e.strerror or e})") from None
+            if size != entry.get("bytes", size):
+                raise DataError(path, f"truncated or damaged shard: {size} bytes, index.json says {entry['bytes']}")
 
     def __len__(self) -> int:
         return int(self._ends[-1]) if self._ends else 0
