@@ -11,7 +11,7 @@ from ilsvrc.config import load_config
 from ilsvrc.data.prepare import PackOptions, prepare
 from ilsvrc.engine.checkpoint import load_checkpoint, model_from_checkpoint
 from ilsvrc.engine.pipeline import Pipeline, random_pad_crop_flip
-from ilsvrc.engine.train import train
+from ilsvrc.engine.train import build_model, train
 from ilsvrc.errors import ConfigError, DataError
 from ilsvrc.evaluate import evaluate, predict_scores, run_scores
 from ilsvrc.models import create_model
@@ -290,3 +290,19 @@ def test_resuming_a_finished_run_says_there_is_nothing_to_do(packed, tmp_path, c
     train(tiny_config(packed, 1), run, progress=False)
     assert main(["train", "--resume", str(run)]) == 0
     assert f"nothing to do: {run} already trained 1 epochs (raise --epochs to continue)" in capsys.readouterr().out
+
+
+def test_scoring_counts_every_image_on_its_progress_bar(packed):
+    import io
+
+    from tqdm import tqdm
+
+    from ilsvrc.evaluate import predict_scores
+
+    config = load_config("fashion-mnist-lenet5", [f"data.path={packed}"])
+    pipe = Pipeline.build(config.data, 0, torch.device("cpu"))
+    model = build_model(config, pipe, 10)
+    out = io.StringIO()
+    bar = tqdm(total=32, file=out, unit="img")
+    scores, labels = predict_scores(model, pipe.eval_batches("test", "10crop", batch_size=8), bar=bar)
+    assert scores.shape == (32, 10) and bar.n == 32 and "32/32" in out.getvalue()

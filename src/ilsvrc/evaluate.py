@@ -17,11 +17,12 @@ from pathlib import Path
 
 import numpy as np
 import torch
+from tqdm import tqdm
 
 from ilsvrc import metrics
 from ilsvrc.config import from_dict
 from ilsvrc.engine.checkpoint import load_checkpoint, model_from_checkpoint
-from ilsvrc.engine.distributed import gather_in_order
+from ilsvrc.engine.distributed import gather_in_order, shard_indices
 from ilsvrc.engine.pipeline import Pipeline
 from ilsvrc.errors import ConfigError
 
@@ -33,17 +34,28 @@ def autocast(device: torch.device, precision: str):
 
 
 @torch.no_grad()
-def predict_scores(model: torch.nn.Module, batches, precision: str = "fp32", multilabel: bool = False):
-    """(scores (N, K) float32, labels) on the CPU; views averaged (softmax for single-label data)."""
+def predict_scores(model: torch.nn.Module, batches, precision: str = "fp32", multilabel: bool = False,
+                   bar: tqdm | None = None):
+    """(scores (N, K) float32, labels) on the CPU; views averaged (softmax for single-label data).
+    `bar`, a progress bar counting images, is advanced and closed."""
     model.eval()
     scores, labels = [], []
-    for views, y in batches:  # views: (B, V, C, h, w)
-        with autocast(views.device, precision):
-            logits = model(views.flatten(0, 1)).float().unflatten(0, views.shape[:2])  # (B, V, K)
-        out = logits if multilabel else logits.softmax(-1)
-        scores.append(out.mean(1).cpu())
-        labels.append(y.cpu())
+    with bar or contextlib.nullcontext():
+        for views, y in batches:  # views: (B, V, C, h, w)
+            with autocast(views.device, precision):
+                logits = model(views.flatten(0, 1)).float().unflatten(0, views.shape[:2])  # (B, V, K)
+            out = logits if multilabel else logits.softmax(-1)
+            scores.append(out.mean(1).cpu())
+            labels.append(y.cpu())
+            if bar is not None:
+                bar.update(len(y))
     return torch.cat(scores), torch.cat(labels)
+
+
+def scoring_bar(images: int, split: str, tta: str, enabled: bool = True) -> tqdm:
+    """Progress over the images of a split being scored (on a terminal's stderr, gone when done)."""
+    return tqdm(total=images, desc=f"{split} ({tta})", unit="img", leave=False,
+                disable=None if enabled else True, dynamic_ncols=True, mininterval=0.5)  # None: off unless a tty
 
 
 def summarize(scores: torch.Tensor, labels: torch.Tensor, num_classes: int) -> dict:
@@ -54,12 +66,14 @@ def summarize(scores: torch.Tensor, labels: torch.Tensor, num_classes: int) -> d
             "per_class_accuracy": metrics.per_class_accuracy(confusion).tolist(), "confusion": confusion.tolist()}
 
 
-def evaluate(model, pipeline: Pipeline, split: str, tta: str = "center", precision: str = "fp32") -> dict:
+def evaluate(model, pipeline: Pipeline, split: str, tta: str = "center", precision: str = "fp32",
+             progress: bool = False) -> dict:
     """The figures of `model` on a split; under torch.distributed each rank scores its share of the
     split and every rank gets the figures of the whole."""
     ds = pipeline.dataset(split)
-    scores, labels = predict_scores(model, pipeline.eval_batches(split, tta), precision, ds.multilabel)
     world = pipeline.world
+    bar = scoring_bar(len(shard_indices(len(ds), world)), split, tta, progress)
+    scores, labels = predict_scores(model, pipeline.eval_batches(split, tta), precision, ds.multilabel, bar)
     scores, labels = gather_in_order(scores, len(ds), world), gather_in_order(labels, len(ds), world)
     return RunScores(scores, labels, list(ds.classes), list(ds.class_names), split, tta, ds.multilabel,
                      ds.difficult_array(), ds.year == 2007).result()
@@ -122,7 +136,8 @@ def run_scores(run: str, data: str | None = None, split: str = "val", tta: str |
     split = _split(pipeline, split)
     ds = pipeline.dataset(split)
     precision = config.train.precision  # evaluate as the run was trained and validated
-    scores, labels = predict_scores(model, pipeline.eval_batches(split, tta), precision, ds.multilabel)
+    scores, labels = predict_scores(model, pipeline.eval_batches(split, tta), precision, ds.multilabel,
+                                    scoring_bar(len(ds), split, tta))
     return RunScores(scores, labels, list(state["classes"]), list(state["class_names"]), split, tta,
                      ds.multilabel, ds.difficult_array(), ds.year == 2007)
 

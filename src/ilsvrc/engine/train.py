@@ -220,7 +220,8 @@ def _train(config: RunConfig, run_dir: Path, world: World, device: torch.device,
         validating = is_validation_epoch(epoch + 1, t.epochs, t.eval_every)
         if validating:
             distributed.sync_buffers(model, world)
-        val = evaluate(model, pipeline, config.data.val_split, t.eval_tta, t.precision) if validating else NOT_VALIDATED
+        val = (evaluate(model, pipeline, config.data.val_split, t.eval_tta, t.precision, progress) if validating
+               else NOT_VALIDATED)
         lr = optimizer.param_groups[0]["lr"]
         if validating:
             schedule.epoch_end(val["top1_error"])
