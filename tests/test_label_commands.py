@@ -101,6 +101,14 @@ def test_experiment_writes_table_plot_and_json(tmp_path, capsys):
     assert "| workers / image | method |" in table and table.count("| majority |") == 2
     assert (tmp_path / "out" / "experiment.png").stat().st_size > 10_000
 
+    assert cli.main(["report", str(tmp_path / "out"), "--out", str(tmp_path / "report")]) == 0  # its own section
+    page = (tmp_path / "report" / "report.md").read_text()
+    assert "## Crowd labelling on " in page and "| workers / image | method |" in page
+    assert page.count("| majority |") == 2 and "(figures/crowd-labels-0.png)" in page
+    assert (tmp_path / "report" / "figures" / "crowd-labels-0.png").read_bytes() == \
+        (tmp_path / "out" / "experiment.png").read_bytes()
+    assert "data:image/png;base64," in (tmp_path / "report" / "report.html").read_text()
+
 
 @pytest.mark.skipif(not HAS_LABEL_COMMANDS, reason="the `label` rows are not in ilsvrc.cli.COMMANDS yet")
 def test_cli_runs_simulate_and_aggregate(tmp_path, capsys):
@@ -115,3 +123,12 @@ def test_cli_runs_simulate_and_aggregate(tmp_path, capsys):
     assert cli.main(["label", "aggregate", str(tmp_path / "absent.csv"), "--method", "majority",
                      "--out", str(tmp_path / "x.csv")]) == 1
     assert "absent.csv: no such file" in capsys.readouterr().err
+
+
+def test_report_names_a_damaged_experiment_record(tmp_path, capsys):
+    folder = tmp_path / "experiment"
+    folder.mkdir()
+    (folder / "experiment.json").write_text('{"rows": []}')
+    assert cli.main(["report", str(folder), "--out", str(tmp_path / "report")]) == 1
+    assert capsys.readouterr().err.strip() == f"ilsvrc: error: {folder / 'experiment.json'}: not an ilsvrc label experiment record"
+    assert not (tmp_path / "report").exists()

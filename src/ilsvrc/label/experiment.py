@@ -29,7 +29,7 @@ from ilsvrc.engine.train import train
 from ilsvrc.label.aggregate import METHODS, aggregate
 from ilsvrc.files import check_output_folder, make_output_folder, write_json_atomic
 from ilsvrc.label.dynamic_consensus import occurrence
-from ilsvrc.label.experiment_report import write_report
+from ilsvrc.label.experiment_report import FORMAT, VERSION, write_report
 from ilsvrc.label.labels_io import LabelTable
 from ilsvrc.label.metrics import DEFAULT_PRICE, score
 from ilsvrc.label.relabel import apply_labels, image_labels
@@ -72,7 +72,7 @@ def run_experiment(data: str = "fashion-mnist", out: str | Path = "runs/label-ex
           f"{job.votes.n_workers:,} workers)")
     context = Context(job, train_split.labels(), list(train_split.classes), root, out, budget, seed)
     rows = [context.clean_row()] + [context.crowd_row(k, method) for k in budget.workers for method in METHODS]
-    results = {"data": str(data), "budget": asdict(budget), "job": _job_summary(job, config), "rows": rows,
+    results = {"format": FORMAT, "version": VERSION, "data": str(data), "budget": asdict(budget), "job": _job_summary(job, config), "rows": rows,
                "price": DEFAULT_PRICE, "seconds": round(time.perf_counter() - began, 1)}
     write_json_atomic(out / "experiment.json", results)
     write_report(results, out)

@@ -1,10 +1,17 @@
 """The experiment's table (experiment.md) and figure (experiment.png), from experiment.json's content.
 
     write_report(results, out_dir)
+    read_experiment(out_dir)          # experiment.json back, checked; `ilsvrc report` shows it as a section
 """
 from __future__ import annotations
 
+import io
 from pathlib import Path
+
+from ilsvrc.files import read_json_record, write_bytes_atomic, write_text_atomic
+
+FORMAT, VERSION = "ilsvrc-label-experiment", 1
+RECORD = "experiment.json"
 
 COLUMNS = (  # header, row key, format
     ("workers / image", "workers", "{}"),
@@ -21,27 +28,53 @@ COLUMNS = (  # header, row key, format
 )
 
 
+NOTE = ("precision and recall: of the candidates (questions) the crowd said yes to; images kept: one label per "
+        "image after conflicts are resolved (most confident yes; ties dropped). clean: exactly the true members, "
+        "with their true labels.")
+
+
 def write_report(results: dict, out: Path) -> None:
-    (out / "experiment.md").write_text(markdown(results))
-    plot(results, out / "experiment.png")
+    write_text_atomic(out / "experiment.md", markdown(results))
+    write_bytes_atomic(out / "experiment.png", plot_png(results))
+
+
+def read_experiment(folder: Path) -> dict:
+    """The results `ilsvrc label experiment` saved in `folder`."""
+    return read_json_record(Path(folder) / RECORD, FORMAT, "label experiment record",
+                            "not a folder written by `ilsvrc label experiment`")
+
+
+def is_experiment_folder(path: Path) -> bool:
+    return (Path(path) / RECORD).is_file()
+
+
+def title(results: dict) -> str:
+    quick = results["budget"]["label"] == "quick"
+    return f"Crowd labelling on {results['data']}" + (" (QUICK settings: fewer images and epochs than the full "
+                                                       "study)" if quick else "")
+
+
+def description(results: dict) -> str:
+    job, budget = results["job"], results["budget"]
+    return (f"A simulated ImageNet-style yes/no job: {job['candidates']:,} candidates, "
+            f"{job['candidate_precision']:.1%} of them true members of the class asked about; "
+            f"{job['answers']:,} answers from {job['workers']:,} workers ({_crowd(job['crowd'])}); "
+            f"${results['price']:.4f} per answer. LeNet-5 trained {budget['epochs']} epoch(s) per label set; "
+            f"test accuracy on the untouched test split. {results['seconds']:.0f} s in all.")
+
+
+def table(results: dict) -> tuple[list[str], list[list[str]]]:
+    """(header, rows of formatted cells): one row per label set."""
+    return ([header for header, _, _ in COLUMNS],
+            [[_cell(row, key, form) for _, key, form in COLUMNS] for row in results["rows"]])
 
 
 def markdown(results: dict) -> str:
-    job, budget = results["job"], results["budget"]
-    quick = " (QUICK settings: fewer images and epochs than the full study)" if budget["label"] == "quick" else ""
-    lines = [f"# Crowd labelling on {results['data']}{quick}", "",
-             f"A simulated ImageNet-style yes/no job: {job['candidates']:,} candidates, "
-             f"{job['candidate_precision']:.1%} of them true members of the class asked about; "
-             f"{job['answers']:,} answers from {job['workers']:,} workers ({_crowd(job['crowd'])}); "
-             f"${results['price']:.4f} per answer. LeNet-5 trained {budget['epochs']} epoch(s) per label set; "
-             f"test accuracy on the untouched test split. {results['seconds']:.0f} s in all.", "",
-             "| " + " | ".join(header for header, _, _ in COLUMNS) + " |",
-             "|" + "---|" * len(COLUMNS)]
-    for row in results["rows"]:
-        lines.append("| " + " | ".join(_cell(row, key, form) for _, key, form in COLUMNS) + " |")
-    lines += ["", "precision and recall: of the candidates (questions) the crowd said yes to; images kept: "
-              "one label per image after conflicts are resolved (most confident yes; ties dropped). "
-              "clean: exactly the true members, with their true labels.", ""]
+    header, rows = table(results)
+    lines = [f"# {title(results)}", "", description(results), "",
+             "| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
+    lines += ["| " + " | ".join(row) + " |" for row in rows]
+    lines += ["", NOTE, ""]
     return "\n".join(lines)
 
 
@@ -60,7 +93,8 @@ PANELS = (("precision", "precision of the kept candidates"), ("recall", "recall:
           ("cost_per_image", "cost per kept image ($, log scale)"), ("test_accuracy", "LeNet-5 test accuracy"))
 
 
-def plot(results: dict, path: Path) -> None:
+def plot_png(results: dict) -> bytes:
+    """Precision, recall, cost per kept image and test accuracy against workers per image, per method."""
     import matplotlib
 
     matplotlib.use("Agg")
@@ -88,5 +122,7 @@ def plot(results: dict, path: Path) -> None:
     for ax in axes:
         ax.legend(fontsize=8)
     fig.tight_layout()
-    fig.savefig(path, dpi=110)
+    buffer = io.BytesIO()
+    fig.savefig(buffer, format="png", dpi=110)
     plt.close(fig)
+    return buffer.getvalue()

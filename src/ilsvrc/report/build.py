@@ -3,7 +3,8 @@
     document = build_document([Path("runs/lenet5"), Path("runs/hog-svm")], data=None, title="Results")
 
 Scores of every entry, ConvNet or baseline, come from `ilsvrc.evaluate.run_scores`; the best
-ConvNet is also opened (`convnet.load_convnet`) for its filters, images and features.
+ConvNet is also opened (`convnet.load_convnet`) for its filters, images and features. A folder of
+`ilsvrc label experiment` among the runs becomes a section of its own (report.crowd).
 """
 from __future__ import annotations
 
@@ -12,7 +13,9 @@ from pathlib import Path
 from ilsvrc import evaluate
 from ilsvrc.errors import ConfigError, DataError
 from ilsvrc.evaluate import RunScores
+from ilsvrc.label.experiment_report import is_experiment_folder, read_experiment
 from ilsvrc.report import sections
+from ilsvrc.report.crowd import crowd_section
 from ilsvrc.report.convnet import LoadedConvNet, first_layer_weights, load_convnet
 from ilsvrc.report.document import Document, Paragraph, Section
 from ilsvrc.report.examples import class_names, pick_examples, top_k
@@ -27,17 +30,22 @@ NEIGHBOURS = 6    # training images per query, as the paper
 
 def build_document(runs: list[Path], data: str | None, title: str, context: dict, device: str = "auto",
                    feature_pool: int = 5000) -> Document:
+    """Sections for the run folders, then one per folder of `ilsvrc label experiment` among `runs`."""
     if not runs:
         raise ConfigError("report: give at least one run folder")
     if feature_pool < 1:
         raise ConfigError(f"report: the feature pool must hold at least 1 training image, got {feature_pool}")
-    entries = load_entries(runs)
+    experiments = [read_experiment(r) for r in runs if is_experiment_folder(r)]
+    runs = [r for r in runs if not is_experiment_folder(r)]
     document = Document(title, notes=[str(n) for n in context.get("notes", [])])
-    document.sections.append(sections.results_section(entries, list(context.get("reference", []))))
-    convnets = [e for e in entries if e.is_convnet]
-    if convnets:
-        document.sections.append(sections.curves_section(convnets))
-    document.sections += figure_sections(entries, data, device, feature_pool)
+    if runs:
+        entries = load_entries(runs)
+        document.sections.append(sections.results_section(entries, list(context.get("reference", []))))
+        convnets = [e for e in entries if e.is_convnet]
+        if convnets:
+            document.sections.append(sections.curves_section(convnets))
+        document.sections += figure_sections(entries, data, device, feature_pool)
+    document.sections += [crowd_section(results, i) for i, results in enumerate(experiments)]
     return document
 
 
