@@ -1,5 +1,6 @@
 """Data-parallel training: each rank's share of a batch, evaluation put back in order, and torchrun
 end to end (two CPU processes over Gloo) giving the weights one process gets with the same global batch."""
+import json
 import os
 import subprocess
 import sys
@@ -180,3 +181,22 @@ def test_a_world_without_a_rendezvous_is_a_one_line_error(packed, tmp_path, caps
     err = capsys.readouterr().err.strip()
     assert err.startswith("ilsvrc: error: rank 0 of 2 could not join the others: ") and "\n" not in err
     assert err.endswith("(launch with torchrun)") and not (tmp_path / "run").exists()
+
+
+def test_torchrun_eval_gives_the_one_process_figures(packed, tmp_path, capsys):
+    from ilsvrc.cli import main
+
+    run = tmp_path / "run"
+    train(load_config("fashion-mnist-lenet5", [f"data.path={packed}", "train.epochs=1", "optim.batch_size=16",
+                                               "train.threads=1"]), run, progress=False)
+    args = ["eval", str(run), "--split", "test", "--tta", "10crop", "--json"]
+    assert main(args) == 0
+    one = json.loads(capsys.readouterr().out)
+    done = _torchrun(args, tmp_path)
+    assert done.returncode == 0, done.stderr[-3000:]
+    lines = [line for line in done.stdout.splitlines() if line.startswith("{")]
+    assert len(lines) == 1  # rank 0 reports
+    two = json.loads(lines[0])
+    assert two["n"] == one["n"] == 36 and two["tta"] == "10crop"
+    for key in ("top1_error", "top5_error", "per_class_accuracy"):
+        assert two[key] == pytest.approx(one[key]), key

@@ -22,7 +22,8 @@ from tqdm import tqdm
 from ilsvrc import metrics
 from ilsvrc.config import from_dict
 from ilsvrc.engine.checkpoint import load_checkpoint, model_from_checkpoint
-from ilsvrc.engine.distributed import gather_in_order, shard_indices
+from ilsvrc.engine import distributed
+from ilsvrc.engine.distributed import SINGLE, World, gather_in_order, shard_indices
 from ilsvrc.engine.pipeline import Pipeline
 from ilsvrc.errors import ConfigError
 
@@ -79,10 +80,10 @@ def evaluate(model, pipeline: Pipeline, split: str, tta: str = "center", precisi
                      ds.difficult_array(), ds.year == 2007).result()
 
 
-def _pipeline_for(state: dict, data: str | None, device) -> Pipeline:
+def _pipeline_for(state: dict, data: str | None, device, world: World = SINGLE) -> Pipeline:
     config = from_dict(state["config"])
     data_config = replace(config.data, path=data) if data else config.data
-    return Pipeline.build(data_config, config.train.seed, device, stats=state["data_stats"])
+    return Pipeline.build(data_config, config.train.seed, device, stats=state["data_stats"], world=world)
 
 
 def is_baseline_run(run: str | Path) -> bool:
@@ -118,7 +119,8 @@ def run_scores(run: str, data: str | None = None, split: str = "val", tta: str |
     """Scores of a ConvNet run (or checkpoint) or a baseline run on a split of `data` (default: its own).
 
     `tta` None means the test views the run validated with (`train.eval_tta`), so that `ilsvrc eval RUN`
-    reproduces the run's own validation error by default.
+    reproduces the run's own validation error by default. Under torchrun each process scores its share
+    of the split (`torchrun --nproc_per_node 8 -m ilsvrc eval RUN --tta 10crop`) and all get the whole.
     """
     if is_baseline_run(run):
         from ilsvrc.baseline import load_baseline
@@ -127,17 +129,20 @@ def run_scores(run: str, data: str | None = None, split: str = "val", tta: str |
             raise ConfigError(f"{run}: --tta {tta} applies to ConvNet runs; a baseline run (hand-designed "
                               "features + SVM) scores each image once, as stored")
         return load_baseline(run).run_scores(data, split)
-    dev = pick_device(device)
+    world = distributed.world_from_env()
+    dev = distributed.device_for(world, device) if world.distributed else pick_device(device)
     state = load_checkpoint(run, which)
     config = from_dict(state["config"])
     tta = tta or config.train.eval_tta
     model = model_from_checkpoint(state, dev)
-    pipeline = _pipeline_for(state, data, dev)
-    split = _split(pipeline, split)
-    ds = pipeline.dataset(split)
-    precision = config.train.precision  # evaluate as the run was trained and validated
-    scores, labels = predict_scores(model, pipeline.eval_batches(split, tta), precision, ds.multilabel,
-                                    scoring_bar(len(ds), split, tta))
+    with distributed.process_group(world, dev):
+        pipeline = _pipeline_for(state, data, dev, world)
+        split = _split(pipeline, split)
+        ds = pipeline.dataset(split)
+        precision = config.train.precision  # evaluate as the run was trained and validated
+        bar = scoring_bar(len(shard_indices(len(ds), world)), split, tta, world.is_main)
+        scores, labels = predict_scores(model, pipeline.eval_batches(split, tta), precision, ds.multilabel, bar)
+        scores, labels = gather_in_order(scores, len(ds), world), gather_in_order(labels, len(ds), world)
     return RunScores(scores, labels, list(state["classes"]), list(state["class_names"]), split, tta,
                      ds.multilabel, ds.difficult_array(), ds.year == 2007)
 
@@ -145,6 +150,8 @@ def run_scores(run: str, data: str | None = None, split: str = "val", tta: str |
 def eval_command(run: str, data: str | None = None, split: str = "val", tta: str | None = None,
                  json: bool = False, device: str = "auto", which: str = "best") -> int:
     r = run_scores(run, data, split, tta, device, which)
+    if not distributed.world_from_env().is_main:
+        return 0  # under torchrun, rank 0 reports
     result = r.result()
     if json:
         print(jsonlib.dumps({k: v for k, v in result.items() if k != "confusion"} | {"split": r.split}))
