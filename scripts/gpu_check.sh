@@ -42,6 +42,8 @@ ranks=$([ "$gpu" = 1 ] && nvidia-smi -L | wc -l || echo 2)
 step ddp-train 240 $PY -m torch.distributed.run --standalone --nproc_per_node "$ranks" -m ilsvrc train --config paper \
   --data "$work/packed" --out "$work/ddp" --epochs 1 --batch-size $batch --set data.workers=$workers \
   --set train.precision=bf16
+step ddp-eval-10crop 120 $PY -m torch.distributed.run --standalone --nproc_per_node "$ranks" -m ilsvrc eval \
+  "$work/ddp" --split val --tta 10crop --json
 # The input pipeline vs torchvision's ImageFolder reference, same run: JPEG storage decoded on the GPU
 # (nvJPEG via torchvision.io.decode_jpeg; in the workers without a GPU), and raw uint8 storage.
 step synth-loader 180 $PY -m ilsvrc data synth --out "$work/loader" --classes 10 --train-per-class $loader_per \
