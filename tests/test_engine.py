@@ -191,6 +191,23 @@ def test_paper_recipe_runs_end_to_end_on_synthetic_ilsvrc(tmp_path):
     assert result["n"] == 3 and result["tta"] == "10crop" and 0 <= result["top1_error"] <= 1
 
 
+def test_the_two_tower_net_trains_from_the_command_line_and_reloads(tmp_path):
+    """The paper's model-parallel AlexNet, each tower on its own device (here both on the CPU)."""
+    from ilsvrc.data.synth import write_archives
+
+    write_archives(tmp_path / "archives", classes=3, train_per_class=4, val_per_class=1)
+    prepare(tmp_path / "archives", tmp_path / "packed", progress=False)
+    run = tmp_path / "run"
+    assert main(["train", "--config", "paper", "--data", str(tmp_path / "packed"), "--out", str(run), "--epochs", "1",
+                 "--batch-size", "4", "--quiet", "--set", "data.workers=0", "--set", "model.name=alexnet-two-tower",
+                 "--set", "model.options={devices: [cpu, cpu]}"]) == 0
+    state = load_checkpoint(run)
+    assert state["model_config"]["name"] == "alexnet-two-tower"
+    assert sum(p.numel() for p in state["model"].values()) == 60_965_224 - (4096 * 1000 + 1000) + 4096 * 3 + 3
+    result = run_scores(str(run), split="val", tta="10crop").result()
+    assert result["n"] == 3 and result["tta"] == "10crop"
+
+
 def test_flip_views_are_the_centre_view_and_its_mirror_image(packed):
     config = load_config("fashion-mnist-fast", [f"data.path={packed}"])
     pipe = Pipeline.build(config.data, 0, torch.device("cpu"))
