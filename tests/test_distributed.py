@@ -13,6 +13,7 @@ from ilsvrc.config import load_config
 from ilsvrc.data.prepare import PackOptions, prepare
 from ilsvrc.engine import distributed
 from ilsvrc.engine.checkpoint import load_checkpoint
+from ilsvrc.engine.devices import device_for
 from ilsvrc.engine.distributed import World
 from ilsvrc.engine.pipeline import Pipeline
 from ilsvrc.engine.train import train
@@ -62,11 +63,11 @@ def test_global_batch_must_divide_among_the_ranks():
 
 
 def test_each_rank_takes_its_own_gpu_or_the_cpu():
-    assert distributed.device_for(World(1, 2, 1), "cpu") == torch.device("cpu")
+    assert device_for(World(1, 2, 1), "cpu") == torch.device("cpu")
     with pytest.raises(ConfigError, match="train.device=cuda:3: under torchrun each process uses cuda:LOCAL_RANK"):
-        distributed.device_for(World(1, 2, 1), "cuda:3")
+        device_for(World(1, 2, 1), "cuda:3")
     if not torch.cuda.is_available():
-        assert distributed.device_for(World(1, 2, 1), "auto") == torch.device("cpu")
+        assert device_for(World(1, 2, 1), "auto") == torch.device("cpu")
 
 
 def test_interleave_puts_the_shards_back_in_dataset_order():

@@ -197,14 +197,14 @@ def _section(name: str, values: dict, where: str):
                           f"{name} has: {', '.join(sorted(hints))}")
     checked = {key: typed_value(where, f"{name}.{key}", value, hints[key]) for key, value in values.items()}
     try:
-        return type(SECTIONS[name]())(**checked)
+        return SECTIONS[name](**checked)
     except TypeError as e:
         raise ConfigError(f"{where}: {name}: {e}") from None
 
 
 def field_types(section: str) -> dict[str, Any]:
     """The fields of a config section and their types (int, float, str, bool, dict, int | None...)."""
-    return typing.get_type_hints(type(SECTIONS[section]()))
+    return typing.get_type_hints(SECTIONS[section])
 
 
 def typed_value(where: str, name: str, value, hint):

@@ -23,6 +23,7 @@ from ilsvrc import metrics
 from ilsvrc.config import from_dict
 from ilsvrc.engine.checkpoint import load_checkpoint, model_from_checkpoint
 from ilsvrc.engine import distributed
+from ilsvrc.engine.devices import device_for
 from ilsvrc.engine.distributed import SINGLE, World, gather_in_order, shard_indices
 from ilsvrc.engine.pipeline import Pipeline
 from ilsvrc.errors import ConfigError
@@ -69,15 +70,22 @@ def summarize(scores: torch.Tensor, labels: torch.Tensor, num_classes: int) -> d
 
 def evaluate(model, pipeline: Pipeline, split: str, tta: str = "center", precision: str = "fp32",
              progress: bool = False) -> dict:
-    """The figures of `model` on a split; under torch.distributed each rank scores its share of the
-    split and every rank gets the figures of the whole."""
+    """The figures of `model` on a split (see `split_scores`)."""
+    return split_scores(model, pipeline, split, tta, precision, progress).result()
+
+
+def split_scores(model, pipeline: Pipeline, split: str, tta: str = "center", precision: str = "fp32",
+                 progress: bool = False, classes: tuple[list, list] | None = None) -> RunScores:
+    """`model`'s scores on a split; under torch.distributed each rank scores its share of the split and
+    every rank gets the scores of the whole, in order. `classes` (ids, names): the model's, where they
+    are not the dataset's (a checkpoint scored on other data)."""
     ds = pipeline.dataset(split)
     world = pipeline.world
     bar = scoring_bar(len(shard_indices(len(ds), world)), split, tta, progress)
     scores, labels = predict_scores(model, pipeline.eval_batches(split, tta), precision, ds.multilabel, bar)
     scores, labels = gather_in_order(scores, len(ds), world), gather_in_order(labels, len(ds), world)
-    return RunScores(scores, labels, list(ds.classes), list(ds.class_names), split, tta, ds.multilabel,
-                     ds.difficult_array(), ds.year == 2007).result()
+    ids, names = classes or (list(ds.classes), list(ds.class_names))
+    return RunScores(scores, labels, ids, names, split, tta, ds.multilabel, ds.difficult_array(), ds.year == 2007)
 
 
 def _pipeline_for(state: dict, data: str | None, device, world: World = SINGLE) -> Pipeline:
@@ -130,21 +138,16 @@ def run_scores(run: str, data: str | None = None, split: str = "val", tta: str |
                               "features + SVM) scores each image once, as stored")
         return load_baseline(run).run_scores(data, split)
     world = distributed.world_from_env()
-    dev = distributed.device_for(world, device) if world.distributed else pick_device(device)
+    dev = device_for(world, device)
     state = load_checkpoint(run, which)
     config = from_dict(state["config"])
     tta = tta or config.train.eval_tta
     model = model_from_checkpoint(state, dev)
     with distributed.process_group(world, dev):
         pipeline = _pipeline_for(state, data, dev, world)
-        split = _split(pipeline, split)
-        ds = pipeline.dataset(split)
         precision = config.train.precision  # evaluate as the run was trained and validated
-        bar = scoring_bar(len(shard_indices(len(ds), world)), split, tta, world.is_main)
-        scores, labels = predict_scores(model, pipeline.eval_batches(split, tta), precision, ds.multilabel, bar)
-        scores, labels = gather_in_order(scores, len(ds), world), gather_in_order(labels, len(ds), world)
-    return RunScores(scores, labels, list(state["classes"]), list(state["class_names"]), split, tta,
-                     ds.multilabel, ds.difficult_array(), ds.year == 2007)
+        return split_scores(model, pipeline, _split(pipeline, split), tta, precision, world.is_main,
+                            (list(state["classes"]), list(state["class_names"])))
 
 
 def eval_command(run: str, data: str | None = None, split: str = "val", tta: str | None = None,
@@ -186,15 +189,3 @@ def _print_result(result: dict, classes, split: str) -> None:
         print("confusion matrix (rows: true class, columns: predicted):")
         for name, row in zip(names, result["confusion"]):
             print(f"  {name[:12]:>12} " + " ".join(f"{v:5d}" for v in row))
-
-
-def pick_device(device: str = "auto") -> torch.device:
-    if device == "auto":
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    try:
-        dev = torch.device(device)
-    except RuntimeError:
-        raise ConfigError(f"unknown device {device!r} (auto, cpu, cuda, cuda:N)") from None
-    if dev.type == "cuda" and not torch.cuda.is_available():
-        raise ConfigError(f"device {device!r} asked for, but no CUDA device is available")
-    return dev

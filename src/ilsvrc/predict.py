@@ -15,9 +15,10 @@ from ilsvrc.augment import center_crop
 from ilsvrc.config import from_dict
 from ilsvrc.data.images import read_image, resize_shorter
 from ilsvrc.engine.checkpoint import load_checkpoint, model_from_checkpoint
+from ilsvrc.engine.devices import pick_device
 from ilsvrc.engine.pipeline import normalization_for
 from ilsvrc.errors import ConfigError
-from ilsvrc.evaluate import is_baseline_run, pick_device
+from ilsvrc.evaluate import is_baseline_run
 
 
 def prepare_image(path: str, data_config, stats: dict) -> np.ndarray:

@@ -42,7 +42,7 @@ from ilsvrc.data.loader import copy_image, decode_crops, make_jpeg_loader
 from ilsvrc.data.readers.packed import read_index
 from ilsvrc.engine.pipeline import Pipeline, ensure_packed
 from ilsvrc.errors import ConfigError, DataError
-from ilsvrc.evaluate import pick_device
+from ilsvrc.engine.devices import pick_device
 
 CROP = 224
 MEAN, STD = (0.485, 0.456, 0.406), (0.229, 0.224, 0.225)  # torchvision's ImageNet normalisation

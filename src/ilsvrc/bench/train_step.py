@@ -24,7 +24,7 @@ from ilsvrc.bench.timing import interleaved_medians
 from ilsvrc.engine.allocator import large_blocks_kept
 from ilsvrc.engine.train import fused_if_supported
 from ilsvrc.errors import ConfigError
-from ilsvrc.evaluate import pick_device
+from ilsvrc.engine.devices import pick_device
 from ilsvrc.models import create_model
 from ilsvrc.models.layers import LocalResponseNorm
 

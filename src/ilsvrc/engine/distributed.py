@@ -56,21 +56,6 @@ def world_from_env(env=os.environ) -> World:
     return World(rank, size, local_rank)
 
 
-def device_for(world: World, device: str) -> torch.device:
-    """The device of this rank: cuda:LOCAL_RANK when CUDA is asked for or auto-detected, else the CPU."""
-    if device == "cpu" or (device == "auto" and not torch.cuda.is_available()):
-        return torch.device("cpu")
-    if device not in ("auto", "cuda"):
-        raise ConfigError(f"train.device={device}: under torchrun each process uses cuda:LOCAL_RANK; "
-                          "set train.device to auto, cuda or cpu")
-    if not torch.cuda.is_available():
-        raise ConfigError("train.device=cuda asked for, but no CUDA device is available")
-    if world.local_rank >= torch.cuda.device_count():
-        raise ConfigError(f"LOCAL_RANK {world.local_rank} but this machine has {torch.cuda.device_count()} GPU(s): "
-                          "give torchrun --nproc_per_node at most that many")
-    return torch.device("cuda", world.local_rank)
-
-
 @contextlib.contextmanager
 def process_group(world: World, device: torch.device):
     """Joined to the other ranks (NCCL between GPUs, Gloo between CPU processes) for the block."""

@@ -29,12 +29,13 @@ from ilsvrc.config import RunConfig, load_config, save_config, to_dict
 from ilsvrc.engine import distributed
 from ilsvrc.engine.allocator import large_blocks_kept
 from ilsvrc.engine.checkpoint import check_new_run_folder, load_checkpoint, save_checkpoint
+from ilsvrc.engine.devices import device_for
 from ilsvrc.engine.distributed import World
 from ilsvrc.engine.pipeline import Pipeline, ensure_packed
 from ilsvrc.engine.schedule import Schedule, make_schedule
 from ilsvrc.errors import ConfigError
 from ilsvrc.files import write_json_atomic
-from ilsvrc.evaluate import autocast, evaluate, pick_device
+from ilsvrc.evaluate import autocast, evaluate
 from ilsvrc.models import config_to_dict, create_model
 from ilsvrc.models.registry import model_class
 
@@ -165,7 +166,7 @@ def train(config: RunConfig, out: str | Path, resume: bool = False, progress: bo
     """
     world = distributed.world_from_env()
     t = config.train
-    device = distributed.device_for(world, t.device) if world.distributed else pick_device(t.device)
+    device = device_for(world, t.device)
     keep_memory = large_blocks_kept() if device.type == "cpu" else contextlib.nullcontext()
     with distributed.process_group(world, device), keep_memory:
         return _train(config, Path(out), world, device, resume, progress and world.is_main)

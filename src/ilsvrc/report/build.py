@@ -35,8 +35,9 @@ def build_document(runs: list[Path], data: str | None, title: str, context: dict
         raise ConfigError("report: give at least one run folder")
     if feature_pool < 1:
         raise ConfigError(f"report: the feature pool must hold at least 1 training image, got {feature_pool}")
-    experiments = [read_experiment(r) for r in runs if is_experiment_folder(r)]
-    runs = [r for r in runs if not is_experiment_folder(r)]
+    experiment_folders = [r for r in runs if is_experiment_folder(r)]
+    experiments = [read_experiment(r) for r in experiment_folders]
+    runs = [r for r in runs if r not in experiment_folders]
     document = Document(title, notes=[str(n) for n in context.get("notes", [])])
     if runs:
         entries = load_entries(runs)

@@ -22,7 +22,7 @@ from ilsvrc.data.readers.packed import PackedDataset
 from ilsvrc.engine.checkpoint import load_checkpoint, model_from_checkpoint
 from ilsvrc.engine.pipeline import Pipeline
 from ilsvrc.errors import ConfigError
-from ilsvrc.evaluate import pick_device
+from ilsvrc.engine.devices import pick_device
 
 
 @dataclass
