@@ -1,6 +1,8 @@
 """Files written whole or not at all, output folders checked before any work, JSON records read back.
 
     write_json_atomic(run_dir / "summary.json", summary)    # a reader never sees half a file
+    with written_atomically(path, "w", newline="") as f:     # the same, streamed
+        csv.writer(f).writerows(rows)
     index = read_json_record(root / "index.json", "ilsvrc-packed", "packed index",
                              missing="not a packed dataset (run `ilsvrc data prepare` first)")
     check_output_folder(out, own=("index.json", "*.shard"))  # before the work: a file, or another tool's folder?
@@ -8,6 +10,7 @@
 """
 from __future__ import annotations
 
+import contextlib
 import fnmatch
 import json
 import os
@@ -23,13 +26,36 @@ def write_text_atomic(path: Path, text: str) -> None:
 
 
 def write_bytes_atomic(path: Path, data: bytes) -> None:
+    with written_atomically(path) as f:
+        f.write(data)
+
+
+@contextlib.contextmanager
+def written_atomically(path: Path, mode: str = "wb", **open_options):
+    """A file object on a temporary name beside `path`, renamed over `path` when the block ends without
+    error; any error leaves no temporary file, and a failed write is a one-line DataError."""
+    path = Path(path)
     tmp = path.with_name(path.name + ".tmp")
     try:
-        tmp.write_bytes(data)
+        with open(tmp, mode, **({"encoding": "utf-8"} if "b" not in mode else {}) | open_options) as f:
+            yield f
         os.replace(tmp, path)
     except OSError as e:
-        tmp.unlink(missing_ok=True)
         raise DataError(path, f"cannot write ({e.strerror or e})") from None
+    finally:
+        tmp.unlink(missing_ok=True)
+
+
+def write_npz_atomic(path: Path, arrays: dict) -> bytes:
+    """np.savez's archive of `arrays`, written whole or not at all; returns its bytes (for a checksum)."""
+    import io
+
+    import numpy as np  # here, not at the top: the CLI imports this module before it needs numpy
+
+    buffer = io.BytesIO()
+    np.savez(buffer, **arrays)
+    write_bytes_atomic(path, buffer.getvalue())
+    return buffer.getvalue()
 
 
 def write_json_atomic(path: Path, obj) -> None:

@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import hashlib
 import io
-import os
 import zipfile
 from pathlib import Path
 
@@ -23,7 +22,7 @@ from ilsvrc.baseline.extractors import extractor_config, restore_extractor
 from ilsvrc.baseline.pipeline import FittedBaseline
 from ilsvrc.baseline.svm import LinearSvm
 from ilsvrc.errors import ConfigError, DataError
-from ilsvrc.files import read_json_record, write_json_atomic
+from ilsvrc.files import read_json_record, write_json_atomic, write_npz_atomic
 
 RECORD = "baseline.json"
 MODEL = "model.npz"
@@ -41,7 +40,7 @@ def save_run(run_dir: str | Path, baseline: FittedBaseline, record: dict, summar
         raise ConfigError(f"{run_dir}: cannot create the run folder ({e.strerror or e})") from None
     (run_dir / RECORD).unlink(missing_ok=True)  # until the new record is written, this is not a run
     arrays = {f"svm.{k}": v for k, v in baseline.svm.arrays().items()} | baseline.extractor.arrays()
-    digest = _write_npz(run_dir / MODEL, arrays)
+    digest = hashlib.sha256(write_npz_atomic(run_dir / MODEL, arrays)).hexdigest()
     write_json_atomic(run_dir / SUMMARY, summary)
     write_json_atomic(run_dir / RECORD, {"format": FORMAT, "version": VERSION, **record,
                                    "extractor": extractor_config(baseline.extractor), "classes": baseline.classes,
@@ -71,16 +70,6 @@ def read_record(run_dir: str | Path) -> dict:
     if record.get("version") != VERSION:
         raise DataError(path, f"baseline format version {record.get('version')}, this ilsvrc reads {VERSION}")
     return record
-
-
-def _write_npz(path: Path, arrays: dict[str, np.ndarray]) -> str:
-    """Write arrays atomically (temporary file, then rename); returns the file's SHA-256."""
-    tmp = path.with_name(path.name + ".tmp")
-    with open(tmp, "wb") as f:  # a file object: np.savez would append ".npz" to a name
-        np.savez(f, **arrays)
-    digest = hashlib.sha256(tmp.read_bytes()).hexdigest()
-    os.replace(tmp, path)
-    return digest
 
 
 def _read_npz(path: Path, sha256: str | None) -> dict[str, np.ndarray]:

@@ -31,7 +31,7 @@ from ilsvrc.data.readers import packed
 from ilsvrc.data.shards import Shard, write_shard
 from ilsvrc.data.stats import ImageStats
 from ilsvrc.errors import ConfigError, DataError
-from ilsvrc.files import check_output_folder, make_output_folder, write_json_atomic
+from ilsvrc.files import check_output_folder, make_output_folder, write_json_atomic, write_npz_atomic
 
 CHUNK = 32  # images per task handed to a worker process
 STORAGES = ("jpeg", "raw")
@@ -266,20 +266,13 @@ def _split_entry(ds: Dataset, out: Path, options: PackOptions, shards: list, tot
                  seconds: float) -> dict:
     stats = total.finalize() if total is not None else {}
     stats_file = f"{ds.split}-stats.npz"
-    _save_npz_atomic(out / stats_file, stats)
+    write_npz_atomic(out / stats_file, stats)
     entry = {"n": len(ds), "classes": len(ds.classes), "storage": _storage(ds, options),
              "image_shape": _image_shape(ds, options),
              "shards": shards, "stats_file": stats_file,
              "stats": {k: np.round(stats[k], 6).tolist() for k in ("mean", "std", "eigvals", "eigvecs") if k in stats},
              "prepare_seconds": round(seconds, 3)}
     return entry
-
-
-def _save_npz_atomic(path: Path, arrays: dict) -> None:
-    tmp = path.with_name(path.name + ".tmp")
-    with open(tmp, "wb") as f:
-        np.savez(f, **arrays)
-    os.replace(tmp, path)
 
 
 def parse_options(pairs: list[str] | None) -> dict:

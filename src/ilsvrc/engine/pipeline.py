@@ -132,10 +132,10 @@ class Pipeline:
             index = torch.as_tensor([i for i, _ in batch], device=self.device)
             gen = _generator(self.seed, epoch, step, self.device, self.world)
             x = random_pad_crop_flip(images[index], self.config.pad, self.config.flip, gen)
-            x = x.permute(0, 3, 1, 2).float()  # (B, C, H, W), 0..255
+            x = x.permute(0, 3, 1, 2).float()  # (B, C, H, W), 0..255: a new tensor, worked on in place
             if self.lighting is not None:
-                x = self.lighting(x, gen)
-            yield self.normalization(x, layout="BCHW"), labels[index]
+                self.lighting.apply_(x, gen)
+            yield self.normalization.apply_(x), labels[index]
 
     def _resident(self, split: str) -> tuple[torch.Tensor, torch.Tensor]:
         """A raw split's images (N, H, W, C) uint8 and labels, held on the device once."""
@@ -175,7 +175,7 @@ class Pipeline:
         else:  # the 10 views of the padded image, each the training crop size
             pad = self.config.pad or 2
             crops = ten_crop(F.pad(x, (pad, pad, pad, pad)), x.shape[-1])
-        flat = self.normalization(crops.flatten(0, 1).float(), layout="BCHW")
+        flat = self.normalization.apply_(crops.flatten(0, 1).float())  # .float() of uint8: a new tensor
         return flat.unflatten(0, crops.shape[:2])
 
 

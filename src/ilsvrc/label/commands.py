@@ -62,7 +62,7 @@ def aggregate_command(votes: str, method: str, out: str, gold: str | None = None
     truth = read_gold(gold, answers) if gold else None
     read_seconds = time.perf_counter() - began
     options = dict(threshold=threshold, initial_votes=initial_votes, initial_per_class=initial_per_class, seed=seed)
-    result = aggregate(answers, method, **(options if method == "dynamic-consensus" else {}))
+    result = aggregate(answers, method, **options)  # the options tune dynamic consensus; others ignore them
     aggregate_seconds = time.perf_counter() - began - read_seconds
     write_labels(out, answers, result)
     write_workers(workers_path(out), answers, result)

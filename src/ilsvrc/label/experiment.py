@@ -71,7 +71,7 @@ def run_experiment(data: str = "fashion-mnist", out: str | Path = "runs/label-ex
     print(f"simulated {job.votes.n_tasks:,} candidates x {max(budget.workers)} answers ({len(job.votes):,} answers, "
           f"{job.votes.n_workers:,} workers)")
     context = Context(job, train_split.labels(), list(train_split.classes), root, out, budget, seed)
-    rows = [context.clean_row()] + [context.crowd_row(k, method) for k in budget.workers for method in METHODS]
+    rows = [context.clean_row()] + [row for k in budget.workers for row in context.crowd_rows(k)]
     results = {"format": FORMAT, "version": VERSION, "data": str(data), "budget": asdict(budget), "job": _job_summary(job, config), "rows": rows,
                "price": DEFAULT_PRICE, "seconds": round(time.perf_counter() - began, 1)}
     write_json_atomic(out / "experiment.json", results)
@@ -100,11 +100,14 @@ class Context:
         row = {"workers": 0, "method": "clean", "votes_used": 0, "cost": 0.0, **self._image_metrics(table)}
         return self._trained(row, table, "clean")
 
-    def crowd_row(self, k: int, method: str) -> dict:
+    def crowd_rows(self, k: int) -> list[dict]:
+        """One row per method, on the first k answers of every candidate."""
         votes = first_answers(self.job.votes, k, self.job.initial)
+        return [self.crowd_row(k, votes, method) for method in METHODS]
+
+    def crowd_row(self, k: int, votes: Votes, method: str) -> dict:
         began = time.perf_counter()
-        options = {"initial_per_class": self.budget.initial_per_class, "seed": self.seed}
-        result = aggregate(votes, method, **(options if method == "dynamic-consensus" else {}))
+        result = aggregate(votes, method, initial_per_class=self.budget.initial_per_class, seed=self.seed)
         metrics = score(votes, result, self.job.gold)
         table = LabelTable.from_aggregate(votes, result)
         row = {"workers": k, "method": method, "seconds": round(time.perf_counter() - began, 2),

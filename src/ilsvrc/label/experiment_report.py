@@ -95,14 +95,13 @@ PANELS = (("precision", "precision of the kept candidates"), ("recall", "recall:
 
 def plot_png(results: dict) -> bytes:
     """Precision, recall, cost per kept image and test accuracy against workers per image, per method."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    from matplotlib import ticker
+    from matplotlib.figure import Figure  # no pyplot: no global backend or figure state to switch or close
 
     rows = [r for r in results["rows"] if r["method"] != "clean"]
     methods = list(dict.fromkeys(r["method"] for r in rows))
-    fig, axes = plt.subplots(1, len(PANELS), figsize=(18, 4.2))
+    fig = Figure(figsize=(18, 4.2))
+    axes = fig.subplots(1, len(PANELS))
     for ax, (key, title) in zip(axes, PANELS):
         for color, method in enumerate(methods):
             points = [(r["workers"], r[key]) for r in rows if r["method"] == method and r.get(key) is not None]
@@ -113,9 +112,9 @@ def plot_png(results: dict) -> bytes:
         ax.set_xticks(results["budget"]["workers"])
         ax.grid(alpha=0.3)
     axes[2].set_yscale("log")
-    axes[2].yaxis.set_major_locator(matplotlib.ticker.LogLocator(subs=(1, 2, 5)))
-    axes[2].yaxis.set_major_formatter(matplotlib.ticker.FormatStrFormatter("%.2f"))
-    axes[2].yaxis.set_minor_formatter(matplotlib.ticker.NullFormatter())
+    axes[2].yaxis.set_major_locator(ticker.LogLocator(subs=(1, 2, 5)))
+    axes[2].yaxis.set_major_formatter(ticker.FormatStrFormatter("%.2f"))
+    axes[2].yaxis.set_minor_formatter(ticker.NullFormatter())
     clean = next((r for r in results["rows"] if r["method"] == "clean"), None)
     if clean and "test_accuracy" in clean:
         axes[3].axhline(clean["test_accuracy"], color="k", linestyle="--", label="clean labels")
@@ -124,5 +123,4 @@ def plot_png(results: dict) -> bytes:
     fig.tight_layout()
     buffer = io.BytesIO()
     fig.savefig(buffer, format="png", dpi=110)
-    plt.close(fig)
     return buffer.getvalue()

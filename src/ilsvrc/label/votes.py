@@ -27,7 +27,7 @@ from typing import Iterable, Sequence
 import numpy as np
 
 from ilsvrc.errors import DataError
-from ilsvrc.files import check_output_folder
+from ilsvrc.files import check_output_folder, make_output_folder, written_atomically
 
 YESNO = ("no", "yes")  # in this order: a tie broken towards the first class rejects the image
 REQUIRED = ("task", "worker", "label")
@@ -279,18 +279,11 @@ def write_csv(path: str | os.PathLike, header: Sequence[str], rows: Iterable[Seq
     """Write a CSV atomically: a reader never sees half a file, and an error leaves no file behind."""
     path = Path(path)
     check_output_file(path)
-    tmp = path.with_name(path.name + ".tmp")
-    try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        with open(tmp, "w", newline="", encoding="utf-8") as f:
-            writer = csv.writer(f, lineterminator="\n")
-            writer.writerow(header)
-            writer.writerows(rows)
-        os.replace(tmp, path)
-    except OSError as e:
-        raise DataError(path, f"cannot write ({e.strerror or e})") from None
-    finally:
-        tmp.unlink(missing_ok=True)
+    make_output_folder(path.parent)
+    with written_atomically(path, "w", newline="") as f:
+        writer = csv.writer(f, lineterminator="\n")
+        writer.writerow(header)
+        writer.writerows(rows)
 
 
 def check_output_file(path: str | os.PathLike) -> None:
