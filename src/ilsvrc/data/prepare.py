@@ -76,6 +76,12 @@ def prepare(source: str | os.PathLike, out: str | os.PathLike, kind: str | None 
     # Every split is opened (its files found and their headers checked) before anything is written.
     datasets = {split: open_dataset(path, split, kind, **reader_options)
                 for split in splits or available_splits(path, kind)}
+    return pack_datasets(datasets, out, recipe, options, progress)
+
+
+def pack_datasets(datasets: dict[str, Dataset], out: Path, recipe: dict, options: PackOptions,
+                  progress: bool = True) -> dict:
+    """Pack opened datasets, one per split, into `out` (checked by the caller); index.json last."""
     make_output_folder(out)
     for stale in out.glob("*.tmp"):
         stale.unlink()  # left by an interrupted run: never valid

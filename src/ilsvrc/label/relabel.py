@@ -23,11 +23,11 @@ import numpy as np
 
 from ilsvrc.data import available_splits, detect_kind, open_dataset, resolve
 from ilsvrc.data.base import ArrayDataset, Dataset
-from ilsvrc.data.prepare import PackOptions, pack_split
+from ilsvrc.data.prepare import PackOptions, pack_datasets
 from ilsvrc.data.readers import packed
 from ilsvrc.data.readers.packed import PackedDataset
 from ilsvrc.errors import ConfigError, DataError
-from ilsvrc.files import check_output_folder, make_output_folder, write_json_atomic
+from ilsvrc.files import check_output_folder
 from ilsvrc.label.labels_io import LabelTable
 from ilsvrc.label.tasks import parse_tasks
 from ilsvrc.label.votes import YESNO
@@ -180,20 +180,11 @@ class CrowdView(Dataset):
         return self.base.source(int(self.kept.index[self._check_index(i)]))
 
 
-def write_packed(datasets: dict[str, Dataset], out: str | os.PathLike, recipe: dict, progress: bool = True,
-                 options: PackOptions = PackOptions()) -> dict:
+def write_packed(datasets: dict[str, Dataset], out: str | os.PathLike, recipe: dict, progress: bool = True) -> dict:
     """Pack ready-made datasets, one per split, as `ilsvrc data prepare` would; index.json last."""
-    out = Path(out)
+    out, options = Path(out), PackOptions()
     recipe = {**recipe, **{k: v for k, v in asdict(options).items() if k != "workers"}}
     if (out / packed.INDEX).exists() and packed.read_index(out).get("recipe") != recipe:
         raise ConfigError(f"{out} already holds a packed dataset made otherwise; choose another --out or remove it")
     check_output_folder(out, own=packed.FILES)
-    make_output_folder(out)
-    first = next(iter(datasets.values()))
-    index = {"format": packed.FORMAT, "version": packed.FORMAT_VERSION, "recipe": recipe, "splits": {},
-             "classes": list(first.classes), "class_names": list(first.class_names), "multilabel": False,
-             "dataset": {"name": getattr(first, "name", None), "year": None}}
-    for split, ds in datasets.items():
-        index["splits"][split] = pack_split(ds, out, recipe, options, progress)
-    write_json_atomic(out / packed.INDEX, index)
-    return index
+    return pack_datasets(datasets, out, recipe, options, progress)
