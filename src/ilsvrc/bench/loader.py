@@ -34,7 +34,6 @@ from typing import Iterable, Iterator
 import numpy as np
 import torch
 
-from ilsvrc.augment import RandomCrop, TrainTransform
 from ilsvrc.bench.timing import synchronize
 from ilsvrc.config import DataConfig, load_config
 from ilsvrc.data import open_dataset
@@ -70,23 +69,15 @@ def _storage(pipe: Pipeline) -> str:
     return pipe.dataset(pipe.config.train_split).storage
 
 
-def train_transform(pipe: Pipeline) -> TrainTransform:
-    """The transform `Pipeline.train_batches` applies: crops and flips, then lighting and the mean image."""
-    config = pipe.config
-    return TrainTransform(RandomCrop(config.crop, config.region, flip=config.flip), pipe.normalization,
-                          pipe.lighting)
-
-
 def device_decoded(pipe: Pipeline, epoch: int, batch: int) -> Iterator:
     """`Pipeline.train_batches`, but the workers send JPEG files and crop windows, decoded on the device."""
-    config, transform = pipe.config, train_transform(pipe)
+    config, transform = pipe.config, pipe.train_transform()
     loader = make_jpeg_loader(pipe.dataset(config.train_split), batch, transform.crop, pipe.seed, shuffle=True,
                               drop_last=True, num_workers=config.workers)
     loader.set_epoch(epoch)
-    generator = torch.Generator(pipe.device).manual_seed(pipe.seed * 1000 + epoch)
-    for jpegs in loader:
+    for step, jpegs in enumerate(loader):
         images = decode_crops(jpegs, config.crop, pipe.device)  # (B, 224, 224, 3) uint8
-        yield transform(images, generator), jpegs.labels.to(pipe.device)
+        yield transform(images, pipe.batch_generator(epoch, step)), jpegs.labels.to(pipe.device)
 
 
 def reference_loader(root: Path, batch: int, workers: int, device: torch.device) -> torch.utils.data.DataLoader:
@@ -196,7 +187,7 @@ def _timed(fn, items: list) -> tuple[list, float]:
 
 
 def our_stages(pipe: Pipeline, n: int) -> dict[str, float]:
-    ds, transform = pipe.dataset(pipe.config.train_split), train_transform(pipe)
+    ds, transform = pipe.dataset(pipe.config.train_split), pipe.train_transform()
     index = list(range(min(n, len(ds))))
     images, read = _timed(ds.image_view, index)
     crops, draw = _timed(lambda i: transform.sample(images[i], np.random.default_rng([0, 0, i])), index)

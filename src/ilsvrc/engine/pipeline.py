@@ -109,18 +109,26 @@ class Pipeline:
         return PackedDataset(self.root, split)
 
     # ---- training ----
+    def train_transform(self) -> TrainTransform:
+        """Large images: crops and flips in the workers, then lighting and the mean image on the device."""
+        return TrainTransform(RandomCrop(self.config.crop, self.config.region, flip=self.config.flip),
+                              self.normalization, self.lighting)
+
+    def batch_generator(self, epoch: int, step: int) -> torch.Generator:
+        """The generator of a training batch's per-batch draws (lighting; small images' crops)."""
+        return _generator(self.seed, epoch, step, self.device, self.world)
+
     def train_batches(self, epoch: int, batch_size: int):
         if self.small:
             yield from self._small_train(epoch, batch_size)
             return
-        transform = TrainTransform(RandomCrop(self.config.crop, self.config.region, flip=self.config.flip),
-                                   self.normalization, self.lighting)
+        transform = self.train_transform()
         loader = make_loader(self.dataset(self.config.train_split), batch_size, transform.sample, self.seed,
                              shuffle=True, drop_last=True, num_workers=self.config.workers,
                              rank=self.world.rank, world_size=self.world.size)
         loader.set_epoch(epoch)
         for step, (images, labels) in enumerate(loader):
-            gen = _generator(self.seed, epoch, step, self.device, self.world)
+            gen = self.batch_generator(epoch, step)
             yield transform(images.to(self.device, non_blocking=True), gen), labels.to(self.device)
 
     def _small_train(self, epoch: int, batch_size: int):
@@ -130,7 +138,7 @@ class Pipeline:
         sampler.set_epoch(epoch)
         for step, batch in enumerate(sampler):
             index = torch.as_tensor([i for i, _ in batch], device=self.device)
-            gen = _generator(self.seed, epoch, step, self.device, self.world)
+            gen = self.batch_generator(epoch, step)
             x = random_pad_crop_flip(images[index], self.config.pad, self.config.flip, gen)
             x = x.permute(0, 3, 1, 2).float()  # (B, C, H, W), 0..255: a new tensor, worked on in place
             if self.lighting is not None:
