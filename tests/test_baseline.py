@@ -13,7 +13,7 @@ from ilsvrc.baseline.svm import LinearSvm
 from ilsvrc.cli import main
 from ilsvrc.data.prepare import PackOptions, prepare
 from ilsvrc.errors import ConfigError, DataError
-from ilsvrc.evaluate import is_baseline_run
+from ilsvrc.baseline import is_baseline_run
 from test_prepare import write_idx
 
 SUMMARY_KEYS = {"name", "approach", "model", "top1_error", "top5_error", "train_seconds", "params", "epochs",

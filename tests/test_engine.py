@@ -13,7 +13,8 @@ from ilsvrc.engine.checkpoint import load_checkpoint, model_from_checkpoint
 from ilsvrc.engine.pipeline import Pipeline, random_pad_crop_flip
 from ilsvrc.engine.train import build_model, train
 from ilsvrc.errors import ConfigError, DataError
-from ilsvrc.evaluate import evaluate, predict_scores, run_scores
+from ilsvrc.engine.evaluation import evaluate, predict_scores
+from ilsvrc.scoring import run_scores
 from ilsvrc.models import create_model
 from test_prepare import write_idx
 
@@ -313,8 +314,6 @@ def test_scoring_counts_every_image_on_its_progress_bar(packed):
     import io
 
     from tqdm import tqdm
-
-    from ilsvrc.evaluate import predict_scores
 
     config = load_config("fashion-mnist-lenet5", [f"data.path={packed}"])
     pipe = Pipeline.build(config.data, 0, torch.device("cpu"))

@@ -11,12 +11,12 @@ import pytest
 import torch
 from PIL import Image
 
-import ilsvrc.evaluate
+import ilsvrc.scoring
 from ilsvrc.cli import main
 from ilsvrc.data.prepare import PackOptions, prepare
 from ilsvrc.data.readers.packed import PackedDataset
 from ilsvrc.engine.train import train
-from ilsvrc.evaluate import RunScores
+from ilsvrc.engine.evaluation import RunScores
 from ilsvrc.report import write_report
 from ilsvrc.report.build import EXAMPLES, NEIGHBOURS, QUERIES, build_document, neighbour_rows
 from ilsvrc.report.convnet import load_convnet
@@ -74,15 +74,15 @@ def runs(packed, tmp_path_factory):
     train(tiny_config(packed, 2, **plain), root / "lenet5", progress=False)
     train(tiny_config(packed, 3, **plain, **{"model.name": "alexnet-small", "optim.lr": 0.01}), root / "alexnet",
           progress=False)
-    real = ilsvrc.evaluate.run_scores
+    real = ilsvrc.scoring.run_scores
 
     def run_scores(run, data=None, split="val", tta=None, device="auto", which="best"):
-        if ilsvrc.evaluate.is_baseline_run(run):
+        if ilsvrc.scoring.is_baseline_run(run):
             return fake_scores(packed)
         return real(run, data, split, tta, device, which)
 
     with pytest.MonkeyPatch.context() as patch:
-        patch.setattr(ilsvrc.evaluate, "run_scores", run_scores)
+        patch.setattr(ilsvrc.scoring, "run_scores", run_scores)
         yield {"lenet5": root / "lenet5", "alexnet": root / "alexnet",
                "baseline": baseline_run(root / "hog-svm", packed, top1_error=0.99),
                "best-baseline": baseline_run(root / "hog-best", packed, top1_error=BASELINE_MISTAKES / 40)}
@@ -158,7 +158,7 @@ def test_page_is_self_contained(report):
 def test_figure4_numbers_follow_the_best_convnets_scores_and_features(runs, report):
     names = [s["name"] for s in sorted(summaries(runs, ["lenet5", "alexnet"]), key=lambda s: s["top1_error"])]
     cnn = runs["lenet5"] if names[0] == "lenet5" else runs["alexnet"]
-    scores = ilsvrc.evaluate.run_scores(str(cnn), split="test")
+    scores = ilsvrc.scoring.run_scores(str(cnn), split="test")
     picks = pick_examples(scores.labels.numpy(), EXAMPLES)
     top5 = scores.scores[picks].topk(5, dim=1).indices
     right1 = int((top5[:, 0] == scores.labels[picks]).sum())

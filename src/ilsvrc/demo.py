@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from ilsvrc.config import load_config
-from ilsvrc.engine.pipeline import ensure_packed
+from ilsvrc.data.packing import ensure_packed
 from ilsvrc.engine.train import train
 from ilsvrc.files import check_output_folder, make_output_folder, write_json_atomic
 from ilsvrc.report.runs import load_entries, margin

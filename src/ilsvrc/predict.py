@@ -12,13 +12,13 @@ import numpy as np
 import torch
 
 from ilsvrc.augment import center_crop
+from ilsvrc.baseline import is_baseline_run, load_baseline
 from ilsvrc.config import from_dict
 from ilsvrc.data.images import read_image, resize_shorter
 from ilsvrc.engine.checkpoint import load_checkpoint, model_from_checkpoint
 from ilsvrc.engine.devices import pick_device
 from ilsvrc.engine.pipeline import normalization_for
 from ilsvrc.errors import ConfigError
-from ilsvrc.evaluate import is_baseline_run
 
 
 def prepare_image(path: str, data_config, stats: dict) -> np.ndarray:
@@ -37,8 +37,6 @@ def predict_files(run: str, paths: list[str], top: int = 5, device: str = "auto"
     if top < 1:
         raise ConfigError(f"--top must be at least 1, got {top}")
     if is_baseline_run(run):  # a hand-designed-features + SVM run (`ilsvrc baseline`)
-        from ilsvrc.baseline import load_baseline
-
         return load_baseline(run).predict_files(paths, top)
     dev = pick_device(device)
     state = load_checkpoint(run)

@@ -17,7 +17,7 @@ from pathlib import Path
 
 from ilsvrc.baseline.pipeline import DEFAULT_C, BaselineOptions, FittedBaseline, train_baseline
 from ilsvrc.baseline.store import MODEL, RECORD, RUN_FILES, SUMMARY, save_run
-from ilsvrc.evaluate import RunScores
+from ilsvrc.engine.evaluation import RunScores
 from ilsvrc.files import check_output_folder
 
 APPROACH = "hand-designed features + SVM"

@@ -1,7 +1,7 @@
 """A baseline: hand-designed features + one-vs-rest linear SVMs, fitted on a packed training split.
 
     baseline, scores, record = train_baseline(BaselineOptions("hog"), "fashion-mnist")
-    scores.result()["top1_error"]                  # scored like the ConvNets (ilsvrc.evaluate.RunScores)
+    scores.result()["top1_error"]                  # scored like the ConvNets (ilsvrc.engine.evaluation.RunScores)
     baseline.run_scores("fashion-mnist", "val")    # what `ilsvrc eval RUN` shows (test where no val)
     baseline.predict_files(["shirt.png"], top=5)   # what `ilsvrc predict RUN shirt.png` shows
 
@@ -22,9 +22,10 @@ from ilsvrc.baseline.extract import SplitImages, extract, fit_image, stratified_
 from ilsvrc.baseline.extractors import NAMES, Extractor, check_features, learned_parameters, make_extractor
 from ilsvrc.baseline.svm import LinearSvm
 from ilsvrc.data.images import read_image
-from ilsvrc.data.readers.packed import PackedDataset, read_index
+from ilsvrc.data.packing import ensure_packed, scored_split
+from ilsvrc.data.readers.packed import PackedDataset
+from ilsvrc.engine.evaluation import RunScores
 from ilsvrc.errors import ConfigError, DataError
-from ilsvrc.evaluate import RunScores
 
 DEFAULT_C = 16.0  # measured on Fashion-MNIST: test accuracy rises with C up to about 16, then levels off
 
@@ -60,16 +61,6 @@ def default_side(features: str, storage: str, native: int) -> int:
     if storage == "raw" and native <= SMALL_IMAGE_SIDE:  # raw storage also holds 256-pixel photos
         return native if features == "hog" else 2 * native
     return 64 if features == "hog" else 128
-
-
-def scored_split(root, split: str) -> str:
-    """`split`, or "test" for "val" on datasets that have no val split (MNIST, CIFAR), as `ilsvrc eval`."""
-    names = list(read_index(root)["splits"])
-    if split in names:
-        return split
-    if split == "val" and "test" in names:
-        return "test"
-    raise ConfigError(f"{root}: no split {split!r} (splits: {', '.join(names)})")
 
 
 @dataclass
@@ -109,8 +100,6 @@ class FittedBaseline:
 
     def run_scores(self, data: str | None = None, split: str = "val", progress: bool = True) -> RunScores:
         """Decision scores on a split of `data` (default: the training dataset), as ConvNet runs give."""
-        from ilsvrc.engine.pipeline import ensure_packed
-
         root = ensure_packed(data or self.data)
         split = scored_split(root, split)
         scores, labels = self.split_scores(root, split, progress)
@@ -144,8 +133,6 @@ class Timings(dict):
 def train_baseline(options: BaselineOptions, data: str = "fashion-mnist", split: str = "val",
                    progress: bool = True) -> tuple[FittedBaseline, RunScores, dict]:
     """Fit on the train split of `data`, score `split`; returns the baseline, its scores and facts to record."""
-    from ilsvrc.engine.pipeline import ensure_packed
-
     timings = Timings()
     with timings.stage("total_s"):
         with timings.stage("train_seconds"):

@@ -32,6 +32,11 @@ VERSION = 1
 RUN_FILES = (RECORD, MODEL, SUMMARY, "*.tmp")  # all a baseline run folder holds
 
 
+def is_baseline_run(run: str | Path) -> bool:
+    """A run folder of the pre-2012 pipeline (`ilsvrc baseline`), rather than a ConvNet's."""
+    return (Path(run) / RECORD).is_file()
+
+
 def save_run(run_dir: str | Path, baseline: FittedBaseline, record: dict, summary: dict) -> None:
     run_dir = Path(run_dir)
     try:

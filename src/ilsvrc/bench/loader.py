@@ -39,7 +39,8 @@ from ilsvrc.config import DataConfig, load_config
 from ilsvrc.data import open_dataset
 from ilsvrc.data.loader import copy_image, decode_crops, make_jpeg_loader
 from ilsvrc.data.readers.packed import read_index
-from ilsvrc.engine.pipeline import Pipeline, ensure_packed
+from ilsvrc.data.packing import ensure_packed
+from ilsvrc.engine.pipeline import Pipeline
 from ilsvrc.errors import ConfigError, DataError
 from ilsvrc.engine.devices import pick_device
 

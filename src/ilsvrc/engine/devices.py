@@ -2,8 +2,11 @@
 
     pick_device("auto")             # CUDA when there is one, else the CPU; "cpu", "cuda", "cuda:1" as given
     device_for(world, "auto")       # the same for one process; cuda:LOCAL_RANK for each rank under torchrun
+    with autocast(device, "bf16"):  # the precision a run computes in (fp32: no autocast)
 """
 from __future__ import annotations
+
+import contextlib
 
 import torch
 
@@ -39,3 +42,10 @@ def device_for(world: World, device: str) -> torch.device:
         raise ConfigError(f"LOCAL_RANK {world.local_rank} but this machine has {torch.cuda.device_count()} GPU(s): "
                           "give torchrun --nproc_per_node at most that many")
     return torch.device("cuda", world.local_rank)
+
+
+def autocast(device: torch.device, precision: str):
+    """bfloat16 autocast on `device` for precision "bf16"; nothing for "fp32"."""
+    if precision == "bf16":
+        return torch.autocast(device.type, dtype=torch.bfloat16)
+    return contextlib.nullcontext()

@@ -16,7 +16,6 @@ the rank to their key, per-image draws (large-image crops and flips) are those o
 """
 from __future__ import annotations
 
-import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -26,27 +25,12 @@ import torch.nn.functional as F
 
 from ilsvrc.augment import EvalTransform, Normalization, PcaLighting, RandomCrop, TrainTransform, ten_crop
 from ilsvrc.config import DataConfig
-from ilsvrc.data import detect_kind, resolve
 from ilsvrc.data.loader import EpochBatches, make_loader
+from ilsvrc.data.packing import ensure_packed
 from ilsvrc.data.readers.packed import PackedDataset
 from ilsvrc.data.readers.packed import read_index as packed_index
 from ilsvrc.engine.distributed import SINGLE, World, shard_indices
 from ilsvrc.errors import ConfigError
-
-
-def ensure_packed(path_or_name: str, progress: bool = True) -> Path:
-    """A packed folder for any dataset: itself if packed, else packed once into the cache."""
-    path = resolve(path_or_name)
-    if detect_kind(path) == "packed":
-        return path
-    from ilsvrc.data.prepare import prepare
-    from ilsvrc.data.sources import cache_root
-
-    out = cache_root() / "packed" / (str(path_or_name) if not Path(path_or_name).exists() else path.name)
-    if not (out / "index.json").exists():
-        print(f"packing {path_or_name} into {out} (once)", file=sys.stderr)  # keeps --json output clean
-        prepare(path, out, progress=progress)
-    return out
 
 
 def normalization_for(config: DataConfig, stats: dict, device) -> Normalization:

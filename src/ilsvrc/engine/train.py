@@ -29,13 +29,14 @@ from ilsvrc.config import RunConfig, load_config, save_config, to_dict
 from ilsvrc.engine import distributed
 from ilsvrc.engine.allocator import large_blocks_kept
 from ilsvrc.engine.checkpoint import check_new_run_folder, load_checkpoint, save_checkpoint
-from ilsvrc.engine.devices import device_for
+from ilsvrc.engine.devices import autocast, device_for
+from ilsvrc.engine.evaluation import evaluate
 from ilsvrc.engine.distributed import World
-from ilsvrc.engine.pipeline import Pipeline, ensure_packed
+from ilsvrc.data.packing import ensure_packed
+from ilsvrc.engine.pipeline import Pipeline
 from ilsvrc.engine.schedule import Schedule, make_schedule
 from ilsvrc.errors import ConfigError
 from ilsvrc.files import write_json_atomic
-from ilsvrc.evaluate import autocast, evaluate
 from ilsvrc.models import config_to_dict, create_model
 from ilsvrc.models.registry import model_class
 

@@ -24,7 +24,7 @@ import numpy as np
 
 from ilsvrc.config import load_config
 from ilsvrc.data.readers.packed import PackedDataset
-from ilsvrc.engine.pipeline import ensure_packed
+from ilsvrc.data.packing import ensure_packed
 from ilsvrc.engine.train import train
 from ilsvrc.label.aggregate import METHODS, aggregate
 from ilsvrc.files import check_output_folder, make_output_folder, write_json_atomic

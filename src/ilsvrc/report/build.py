@@ -2,7 +2,7 @@
 
     document = build_document([Path("runs/lenet5"), Path("runs/hog-svm")], data=None, title="Results")
 
-Scores of every entry, ConvNet or baseline, come from `ilsvrc.evaluate.run_scores`; the best
+Scores of every entry, ConvNet or baseline, come from `ilsvrc.scoring.run_scores`; the best
 ConvNet is also opened (`convnet.load_convnet`) for its filters, images and features. A folder of
 `ilsvrc label experiment` among the runs becomes a section of its own (report.crowd).
 """
@@ -10,9 +10,9 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from ilsvrc import evaluate
+from ilsvrc import scoring
+from ilsvrc.engine.evaluation import RunScores
 from ilsvrc.errors import ConfigError, DataError
-from ilsvrc.evaluate import RunScores
 from ilsvrc.label.experiment_report import is_experiment_folder, read_experiment
 from ilsvrc.report import sections
 from ilsvrc.report.crowd import crowd_section
@@ -65,7 +65,7 @@ def figure_sections(entries: list[Entry], data: str | None, device: str, feature
 
 
 def scores_of(entry: Entry, data: str | None, device: str) -> RunScores:
-    scores = evaluate.run_scores(str(entry.run), data, split=entry.split, device=device)
+    scores = scoring.run_scores(str(entry.run), data, split=entry.split, device=device)
     if scores.multilabel:
         raise ConfigError(f"{entry.run}: multi-label data (PASCAL VOC) has no top-5 or confusion matrix to report")
     return scores

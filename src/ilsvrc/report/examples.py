@@ -10,7 +10,7 @@ from __future__ import annotations
 import numpy as np
 import torch
 
-from ilsvrc.evaluate import RunScores
+from ilsvrc.engine.evaluation import RunScores
 
 
 def class_names(scores: RunScores) -> list[str]:

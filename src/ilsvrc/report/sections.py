@@ -13,7 +13,7 @@ import numpy as np
 import torch
 
 from ilsvrc import metrics
-from ilsvrc.evaluate import RunScores
+from ilsvrc.engine.evaluation import RunScores
 from ilsvrc.report import figures
 from ilsvrc.report.document import Figure, Paragraph, Section, Table
 from ilsvrc.report.examples import class_names, confused_pairs
