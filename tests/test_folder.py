@@ -140,14 +140,15 @@ def test_detect(tmp_path):
     assert not folder.detect(tmp_path / "absent")
 
 
-def test_detect_leaves_caltech_and_voc_trees_to_their_readers(tmp_path):
+def test_detection_leaves_caltech_and_voc_trees_to_their_readers(tmp_path):
     caltech = tmp_path / "101_ObjectCategories"
     write_image(caltech / "accordion" / "image_0001.jpg", 1)
     voc = tmp_path / "VOCdevkit" / "VOC2007"
     write_image(voc / "JPEGImages" / "000001.jpg", 2)
     (voc / "ImageSets" / "Main").mkdir(parents=True)
-    assert not folder.detect(caltech) and not folder.detect(tmp_path)
-    assert not folder.detect(voc) and not folder.detect(voc.parent)
+    assert detect_kind(caltech) == "caltech"
+    assert detect_kind(voc) == detect_kind(voc.parent) == "voc"
+    assert detect_kind(tmp_path) == "voc"  # a folder holding both: READERS tries VOC before Caltech
     assert folder.open(caltech).classes == ["accordion"]  # forcing the kind still works
     make_tree(tmp_path / "plain")
     kinds = {p: detect_kind(tmp_path / p) for p in ("101_ObjectCategories", "VOCdevkit", "plain")}

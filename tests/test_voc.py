@@ -3,7 +3,7 @@ import pytest
 from PIL import Image
 
 from _image_fixtures import write_image
-from ilsvrc.data import open_dataset
+from ilsvrc.data import detect_kind, open_dataset
 from ilsvrc.data.prepare import PackOptions, prepare
 from ilsvrc.data.readers import folder, voc
 from ilsvrc.errors import ConfigError, DataError
@@ -142,9 +142,9 @@ def test_detect_and_errors_outside_voc(tmp_path):
         voc.open(tmp_path / "photos", "train", seed=1)
 
 
-def test_the_folder_reader_leaves_voc_alone(tmp_path):
+def test_detection_leaves_voc_to_its_reader(tmp_path):
     year_folder, _ = make_voc(tmp_path)
-    assert not folder.detect(year_folder) and not folder.detect(tmp_path)
+    assert detect_kind(year_folder) == detect_kind(tmp_path) == "voc"
 
 
 def test_packs_with_its_multi_hot_labels(tmp_path):

@@ -9,7 +9,7 @@ import os
 from pathlib import Path
 
 from ilsvrc.data.base import Dataset
-from ilsvrc.data.readers import READERS, reader
+from ilsvrc.data.readers import detect_kind, reader
 from ilsvrc.errors import DataError
 
 __all__ = ["Dataset", "open_dataset", "detect_kind", "resolve", "available_splits"]
@@ -26,15 +26,6 @@ def resolve(path_or_name: str | os.PathLike) -> Path:
         return sources.locate(str(path_or_name))
     raise DataError(p, "no such file or directory, and not a known dataset name "
                        f"({', '.join(sorted(sources.NAMED))})")
-
-
-def detect_kind(path: str | os.PathLike) -> str:
-    """The format of the data at `path`, by the first reader that recognises it."""
-    p = Path(path)
-    for kind in READERS:
-        if reader(kind).detect(p):
-            return kind
-    raise DataError(p, f"not a recognised dataset (formats: {', '.join(READERS)}); use --kind to force one")
 
 
 def open_dataset(path_or_name: str | os.PathLike, split: str = "train", kind: str | None = None,

@@ -10,7 +10,8 @@ Pillow reads), in class folders and any folders below them, in torchvision's ord
 torchvision, hidden files and folders (".ipynb_checkpoints", macOS "._" files) are skipped, and
 an empty class folder keeps its class index instead of failing.
 
-`ImageFiles`, the dataset of image files this module opens, is shared by the Caltech and VOC readers.
+Caltech-101 and PASCAL VOC trees also hold class-like folders of images; `readers.READERS` tries
+their readers first, so detection hands such trees to them.
 """
 from __future__ import annotations
 
@@ -20,78 +21,22 @@ from typing import Sequence
 
 import numpy as np
 
-from ilsvrc.data.base import Dataset
-from ilsvrc.data.images import IMAGE_EXTENSIONS, is_image_name, read_image
+from ilsvrc.data.images import IMAGE_EXTENSIONS
+from ilsvrc.data.readers.image_files import ImageFiles, is_image_file, visible_subfolders
 from ilsvrc.errors import ConfigError, DataError
 
 KIND = "folder"
 SPLIT_FOLDERS = ("train", "val", "test")
 
 
-class ImageFiles(Dataset):
-    """Image files under `root`, each with a class index (N,) or a multi-hot vector (N, K)."""
-
-    def __init__(self, root: Path, names: list[str], targets: np.ndarray, classes: Sequence[str],
-                 class_names: Sequence[str], split: str):
-        self.root = root
-        self.names = names  # paths relative to root
-        self.targets = targets
-        self.multilabel = targets.ndim == 2
-        self.classes = list(classes)
-        self.class_names = list(class_names)
-        self.split = split
-
-    def __len__(self) -> int:
-        return len(self.names)
-
-    def path(self, i: int) -> Path:
-        return self.root / self.names[self._check_index(i)]
-
-    def image(self, i: int) -> np.ndarray:
-        return read_image(self.path(i))
-
-    def raw(self, i: int) -> bytes:
-        """The file's encoded bytes, for decoders that scale a JPEG down while decoding it."""
-        path = self.path(i)
-        try:
-            return path.read_bytes()
-        except OSError as e:
-            raise DataError(path, f"cannot read ({e.strerror or e})") from None
-
-    def label(self, i: int) -> int | np.ndarray:
-        target = self.targets[self._check_index(i)]
-        return target.copy() if self.multilabel else int(target)
-
-    def labels(self) -> np.ndarray:
-        return self.targets.copy()
-
-    def source(self, i: int) -> str:
-        return self.names[self._check_index(i)]
-
-
 class FolderDataset(ImageFiles):
     kind = KIND
 
 
-def visible_subfolders(folder: Path) -> list[str]:
-    """Sorted names of the folders in `folder`, hidden ones left out."""
-    try:
-        return sorted(e.name for e in os.scandir(folder) if e.is_dir() and not e.name.startswith("."))
-    except OSError as e:
-        raise DataError(folder, f"cannot list folder ({e.strerror or e})") from None
-
-
-def is_image_file(name: str) -> bool:
-    return is_image_name(name) and not name.startswith(".")
-
-
 def detect(path: Path) -> bool:
-    """A tree with at least one class folder holding an image, that no more specific reader claims."""
-    # Imported here: the Caltech and VOC readers import ImageFiles from this module.
-    from ilsvrc.data.readers import caltech, voc
-
+    """A tree with at least one class folder holding an image (more specific readers come first in READERS)."""
     path = Path(path)
-    if not path.is_dir() or voc.detect(path) or caltech.detect(path):
+    if not path.is_dir():
         return False
     roots = [path / s for s in _split_folders(path)] or [path]
     try:

@@ -18,7 +18,7 @@ from pathlib import Path
 
 import numpy as np
 
-from ilsvrc.data.readers.folder import ImageFiles
+from ilsvrc.data.readers.image_files import ImageFiles
 from ilsvrc.errors import ConfigError, DataError
 
 KIND = "voc"
