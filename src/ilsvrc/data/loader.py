@@ -1,4 +1,4 @@
-"""Batches for training and evaluation: seeded, multi-worker, and split across torch.distributed ranks.
+"""Batches for training and evaluation: seeded, multi-worker, and split across data-parallel ranks.
 
     loader = make_loader(ds, batch_size=128, transform=train_crop, seed=0, num_workers=2)
     for epoch in range(epochs):
@@ -134,13 +134,6 @@ def _init_worker(_: int) -> None:
     torch.set_num_threads(1)  # workers decode; the main process owns the cores for the model
 
 
-def distributed_rank() -> tuple[int, int]:
-    """(rank, world size) of this process: from torch.distributed when it is initialised, else (0, 1)."""
-    if torch.distributed.is_available() and torch.distributed.is_initialized():
-        return torch.distributed.get_rank(), torch.distributed.get_world_size()
-    return 0, 1
-
-
 class Loader:
     """A DataLoader whose epochs are set explicitly, so order and augmentation are reproducible."""
 
@@ -164,17 +157,11 @@ class Loader:
 
 def make_loader(ds: Dataset, batch_size: int, transform: Transform | None = None, seed: int = 0,
                 shuffle: bool = True, drop_last: bool = False, num_workers: int = 0,
-                rank: int | None = None, world_size: int | None = None, pin_memory: bool = False) -> Loader:
-    """A seeded loader over `ds`; rank and world size default to those of torch.distributed."""
-    sampler = _sampler(len(ds), batch_size, seed, shuffle, drop_last, rank, world_size)
+                rank: int = 0, world_size: int = 1, pin_memory: bool = False) -> Loader:
+    """A seeded loader over `ds`: rank `rank`'s share of each epoch among `world_size` processes
+    (the training engine passes its World's; the loader never looks at torch.distributed itself)."""
+    sampler = EpochBatches(len(ds), batch_size, seed, shuffle, drop_last, rank, world_size)
     return Loader(_Samples(ds, transform, seed), sampler, num_workers, pin_memory)
-
-
-def _sampler(n: int, batch_size: int, seed: int, shuffle: bool, drop_last: bool, rank: int | None,
-             world_size: int | None) -> EpochBatches:
-    if rank is None or world_size is None:
-        rank, world_size = distributed_rank()
-    return EpochBatches(n, batch_size, seed, shuffle, drop_last, rank, world_size)
 
 
 # ---- JPEG files to the training device, decoded there (nvJPEG on a GPU) ----
@@ -218,13 +205,12 @@ def collate_jpeg(samples) -> JpegBatch:
 
 
 def make_jpeg_loader(ds, batch_size: int, crop: RandomCrop, seed: int = 0, shuffle: bool = True,
-                     drop_last: bool = False, num_workers: int = 0, rank: int | None = None,
-                     world_size: int | None = None) -> Loader:
+                     drop_last: bool = False, num_workers: int = 0, rank: int = 0, world_size: int = 1) -> Loader:
     """Like `make_loader` with `crop` as the transform, for JPEG-stored packed data, but the workers
     only read the files and draw the crops: `decode_crops` decodes them on the training device."""
     if getattr(ds, "storage", None) != "jpeg":
         raise ConfigError(f"decoding on the device needs JPEG storage; {getattr(ds, 'root', ds)} is not")
-    sampler = _sampler(len(ds), batch_size, seed, shuffle, drop_last, rank, world_size)
+    sampler = EpochBatches(len(ds), batch_size, seed, shuffle, drop_last, rank, world_size)
     return Loader(_JpegSamples(ds, crop, seed), sampler, num_workers, False, collate_jpeg)
 
 
