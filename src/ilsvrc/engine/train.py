@@ -19,6 +19,7 @@ import csv
 import dataclasses
 import math
 import time
+from dataclasses import dataclass
 from pathlib import Path
 
 import torch
@@ -26,13 +27,14 @@ import torch.nn.functional as F
 from tqdm import tqdm
 
 from ilsvrc.config import RunConfig, load_config, save_config, to_dict
+from ilsvrc.data.packing import ensure_packed
+from ilsvrc.data.readers.packed import PackedDataset
 from ilsvrc.engine import distributed
 from ilsvrc.engine.allocator import large_blocks_kept
 from ilsvrc.engine.checkpoint import check_new_run_folder, load_checkpoint, save_checkpoint
 from ilsvrc.engine.devices import autocast, device_for
-from ilsvrc.engine.evaluation import evaluate
 from ilsvrc.engine.distributed import World
-from ilsvrc.data.packing import ensure_packed
+from ilsvrc.engine.evaluation import evaluate
 from ilsvrc.engine.pipeline import Pipeline
 from ilsvrc.engine.schedule import Schedule, make_schedule
 from ilsvrc.errors import ConfigError
@@ -166,17 +168,58 @@ def train(config: RunConfig, out: str | Path, resume: bool = False, progress: bo
     Launched by torchrun (WORLD_SIZE > 1), the process joins the others and trains data-parallel.
     """
     world = distributed.world_from_env()
-    t = config.train
-    device = device_for(world, t.device)
+    device = device_for(world, config.train.device)
     keep_memory = large_blocks_kept() if device.type == "cpu" else contextlib.nullcontext()
     with distributed.process_group(world, device), keep_memory:
-        return _train(config, Path(out), world, device, resume, progress and world.is_main)
+        run = setup_run(config, Path(out), world, device, resume, progress and world.is_main)
+        return run_epochs(run)
 
 
-def _train(config: RunConfig, run_dir: Path, world: World, device: torch.device, resume: bool,
-           progress: bool) -> dict:
+@dataclass
+class Run:
+    """One training run: what `setup_run` builds once and the epoch loop works on."""
+
+    config: RunConfig
+    dir: Path
+    world: World
+    pipeline: Pipeline
+    train_ds: PackedDataset
+    model: torch.nn.Module  # the module itself: what checkpoints and evaluation use
+    forward: torch.nn.Module  # what a step calls: the model, or its data-parallel wrapper
+    optimizer: torch.optim.Optimizer
+    schedule: Schedule
+    log: RunLog | None  # metrics.csv, written by rank 0 alone
+    progress: bool
+    start: int = 0  # epochs already trained (a resumed run)
+    best: float = math.inf  # the best validation top-1 error so far
+
+    @property
+    def steps(self) -> int:
+        """Training steps per epoch (the last partial global batch is dropped)."""
+        return len(self.train_ds) // self.config.optim.batch_size
+
+    def state(self, epoch: int, row: dict) -> dict:
+        """A checkpoint after `epoch` epochs: enough to rebuild the model alone, or to resume the run."""
+        return {"model_config": config_to_dict(self.model), "model": self.model.state_dict(),
+                "optimizer": self.optimizer.state_dict(), "schedule": self.schedule.state_dict(), "epoch": epoch,
+                "best_top1_error": self.best, "config": to_dict(self.config), "metrics": row,
+                "classes": list(self.train_ds.classes), "class_names": list(self.train_ds.class_names),
+                "data_stats": {k: torch.as_tensor(v) for k, v in self.pipeline.stats.items()
+                               if k in ("mean_image", "mean", "std", "eigvals", "eigvecs")}}
+
+    def restore(self, device: torch.device) -> None:
+        """Continue from checkpoints/last.pt."""
+        state = load_checkpoint(self.dir, "last", map_location=device)
+        self.model.load_state_dict(state["model"])
+        self.optimizer.load_state_dict(state["optimizer"])
+        self.schedule.load_state_dict(state["schedule"])
+        self.start, self.best = state["epoch"], state["best_top1_error"]
+
+
+def setup_run(config: RunConfig, run_dir: Path, world: World, device: torch.device, resume: bool,
+              progress: bool) -> Run:
+    """Data, model, optimizer and schedule for a run (restored from its last checkpoint when resuming)."""
     t = config.train
-    batch = distributed.per_rank_batch(config.optim.batch_size, world)
     if t.threads:
         torch.set_num_threads(t.threads)
     if world.is_main:
@@ -190,96 +233,105 @@ def _train(config: RunConfig, run_dir: Path, world: World, device: torch.device,
     run_dir.mkdir(parents=True, exist_ok=True)  # only once the data and the model are known to be good
     if world.is_main:
         save_config(config, run_dir / "config.yaml")
+    model, forward = _placed(model, config, world, device)
+    schedule = make_schedule(config.schedule, config.optim.lr, t.epochs,
+                             len(train_ds) // config.optim.batch_size)
+    run = Run(config, run_dir, world, pipeline, train_ds, model, forward, make_optimizer(config, model), schedule,
+              RunLog(run_dir, resume) if world.is_main else None, progress)
+    if resume:
+        _resume(run, device)
+    return run
+
+
+def _placed(model: torch.nn.Module, config: RunConfig, world: World,
+            device: torch.device) -> tuple[torch.nn.Module, torch.nn.Module]:
+    """(the model on its device, in its memory format; what a step calls: it, or its DDP wrapper)."""
     if not getattr(model, "places_itself", False):
         model = model.to(device)
-    if t.channels_last:
+    if config.train.channels_last:
         model = model.to(memory_format=torch.channels_last)
-    forward = distributed.data_parallel(model, world, device, t.sync_bn)
-    model = getattr(forward, "module", forward)  # the module itself: what checkpoints and evaluation use
-    optimizer = make_optimizer(config, model)
-    steps = len(train_ds) // config.optim.batch_size
-    schedule = make_schedule(config.schedule, config.optim.lr, t.epochs, steps)
-    start, best = 0, math.inf
-    log = RunLog(run_dir, resume) if world.is_main else None
-    if resume:
-        start, best = _restore(run_dir, model, optimizer, schedule, device)
-        if log:
-            log.truncate(start)
-        distributed.barrier(world)  # every rank has read last.pt before rank 0 writes the next one
-        if start >= t.epochs and progress:
-            print(f"nothing to do: {run_dir} already trained {start} epochs (raise --epochs to continue)")
-    step = make_step(forward, optimizer, config, device)
+    forward = distributed.data_parallel(model, world, device, config.train.sync_bn)
+    return getattr(forward, "module", forward), forward
+
+
+def _resume(run: Run, device: torch.device) -> None:
+    run.restore(device)
+    if run.log:
+        run.log.truncate(run.start)
+    distributed.barrier(run.world)  # every rank has read last.pt before rank 0 writes the next one
+    if run.start >= run.config.train.epochs and run.progress:
+        print(f"nothing to do: {run.dir} already trained {run.start} epochs (raise --epochs to continue)")
+
+
+def run_epochs(run: Run) -> dict:
+    """The epoch loop: train, validate when due, record; the last epoch's row."""
+    t = run.config.train
+    step = make_step(run.forward, run.optimizer, run.config, run.pipeline.device)
     row, best_row, began_run = {}, {}, time.perf_counter()
-    for epoch in range(start, t.epochs):
-        _seed_everything(t.seed, epoch, world)
-        began = time.perf_counter()
-        bar = tqdm(total=steps * config.optim.batch_size, desc=f"epoch {epoch + 1}/{t.epochs}", unit="img",
-                   disable=not progress, dynamic_ncols=True, leave=False, mininterval=0.5)
-        stats = train_one_epoch(forward, step, pipeline.train_batches(epoch, batch), schedule, optimizer, epoch,
-                                bar, world)
-        bar.close()
-        train_seconds = time.perf_counter() - began
-        validating = is_validation_epoch(epoch + 1, t.epochs, t.eval_every)
-        if validating:
-            distributed.sync_buffers(model, world)
-        val = (evaluate(model, pipeline, config.data.val_split, t.eval_tta, t.precision, progress) if validating
-               else NOT_VALIDATED)
-        lr = optimizer.param_groups[0]["lr"]
-        if validating:
-            schedule.epoch_end(val["top1_error"])
-        row = {"epoch": epoch + 1, "train_loss": stats["train_loss"], "train_error": stats["train_error"],
-               "val_top1_error": val["top1_error"], "val_top5_error": val["top5_error"], "lr": lr,
-               "seconds": time.perf_counter() - began, "img_s": stats["images"] / train_seconds}
-        is_best = row["val_top1_error"] < best
+    for epoch in range(run.start, t.epochs):
+        row = _epoch(run, step, epoch)
+        is_best = row["val_top1_error"] < run.best
         if is_best:
-            best, best_row = row["val_top1_error"], row
-        if world.is_main:
-            _record_epoch(run_dir, log, row, progress, t.epochs, is_best,
-                          _state(config, model, optimizer, schedule, pipeline, train_ds, epoch + 1, best, row))
-    if best_row and world.is_main:  # the table's figures are those of the best checkpoint, which eval loads
-        _write_summary(run_dir, config, model, best_row, time.perf_counter() - began_run)
-    distributed.barrier(world)  # no rank returns before the run folder is complete
+            run.best, best_row = row["val_top1_error"], row
+        if run.world.is_main:
+            _record_epoch(run, row, is_best)
+    if best_row and run.world.is_main:  # the table's figures are those of the best checkpoint, which eval loads
+        _write_summary(run, best_row, time.perf_counter() - began_run)
+    distributed.barrier(run.world)  # no rank returns before the run folder is complete
     return row
 
 
-def _record_epoch(run_dir: Path, log: RunLog, row: dict, progress: bool, epochs: int, is_best: bool,
-                  state: dict) -> None:
+def _epoch(run: Run, step, epoch: int) -> dict:
+    """Train one epoch, validate if it is due; the epoch's metrics row."""
+    t, batch_size = run.config.train, run.config.optim.batch_size
+    _seed_everything(t.seed, epoch, run.world)
+    began = time.perf_counter()
+    bar = tqdm(total=run.steps * batch_size, desc=f"epoch {epoch + 1}/{t.epochs}", unit="img",
+               disable=not run.progress, dynamic_ncols=True, leave=False, mininterval=0.5)
+    batches = run.pipeline.train_batches(epoch, distributed.per_rank_batch(batch_size, run.world))
+    stats = train_one_epoch(run.forward, step, batches, run.schedule, run.optimizer, epoch, bar, run.world)
+    bar.close()
+    train_seconds = time.perf_counter() - began
+    val = _validate(run, epoch)
+    return {"epoch": epoch + 1, "train_loss": stats["train_loss"], "train_error": stats["train_error"],
+            "val_top1_error": val["top1_error"], "val_top5_error": val["top5_error"],
+            "lr": run.optimizer.param_groups[0]["lr"], "seconds": time.perf_counter() - began,
+            "img_s": stats["images"] / train_seconds}
+
+
+def _validate(run: Run, epoch: int) -> dict:
+    """The validation figures after `epoch` (NaN where train.eval_every skips it); steps the plateau schedule."""
+    t = run.config.train
+    if not is_validation_epoch(epoch + 1, t.epochs, t.eval_every):
+        return NOT_VALIDATED
+    distributed.sync_buffers(run.model, run.world)
+    val = evaluate(run.model, run.pipeline, run.config.data.val_split, t.eval_tta, t.precision, run.progress)
+    run.schedule.epoch_end(val["top1_error"])
+    return val
+
+
+def _record_epoch(run: Run, row: dict, is_best: bool) -> None:
     """metrics.csv, the epoch's line and the checkpoints (rank 0's job)."""
-    log.write(row)
-    if progress:
-        print(f"epoch {row['epoch']}/{epochs}: loss {row['train_loss']:.4f}  train error {row['train_error']:.4f}"
-              f"  val top-1 {row['val_top1_error']:.4f}  top-5 {row['val_top5_error']:.4f}  lr {row['lr']:.3g}"
-              f"  {row['seconds']:.1f}s  {row['img_s']:.0f} img/s")
-    save_checkpoint(run_dir / "checkpoints" / "last.pt", state)
+    run.log.write(row)
+    if run.progress:
+        print(f"epoch {row['epoch']}/{run.config.train.epochs}: loss {row['train_loss']:.4f}"
+              f"  train error {row['train_error']:.4f}  val top-1 {row['val_top1_error']:.4f}"
+              f"  top-5 {row['val_top5_error']:.4f}  lr {row['lr']:.3g}  {row['seconds']:.1f}s  {row['img_s']:.0f} img/s")
+    state = run.state(row["epoch"], row)
+    save_checkpoint(run.dir / "checkpoints" / "last.pt", state)
     if is_best:
-        save_checkpoint(run_dir / "checkpoints" / "best.pt", state)
+        save_checkpoint(run.dir / "checkpoints" / "best.pt", state)
 
 
-def _write_summary(run_dir: Path, config: RunConfig, model, row: dict, seconds: float) -> None:
+def _write_summary(run: Run, row: dict, seconds: float) -> None:
     """summary.json: the run's line in a results table (the demo, the report)."""
+    config = run.config
     summary = {"name": config.model.name, "approach": "ConvNet", "model": config.model.name,
                "top1_error": row["val_top1_error"], "top5_error": row["val_top5_error"],
-               "train_seconds": round(seconds, 1), "params": sum(p.numel() for p in model.parameters()),
+               "train_seconds": round(seconds, 1), "params": sum(p.numel() for p in run.model.parameters()),
                "epochs": config.train.epochs, "best_epoch": row["epoch"], "data": str(config.data.path),
                "split": config.data.val_split}
-    write_json_atomic(run_dir / "summary.json", summary)
-
-
-def _state(config, model, optimizer, schedule, pipeline, train_ds, epoch, best, row) -> dict:
-    return {"model_config": config_to_dict(model), "model": model.state_dict(),
-            "optimizer": optimizer.state_dict(), "schedule": schedule.state_dict(), "epoch": epoch,
-            "best_top1_error": best, "config": to_dict(config), "metrics": row,
-            "classes": list(train_ds.classes), "class_names": list(train_ds.class_names),
-            "data_stats": {k: torch.as_tensor(v) for k, v in pipeline.stats.items()
-                           if k in ("mean_image", "mean", "std", "eigvals", "eigvecs")}}
-
-
-def _restore(run_dir: Path, model, optimizer, schedule, device) -> tuple[int, float]:
-    state = load_checkpoint(run_dir, "last", map_location=device)
-    model.load_state_dict(state["model"])
-    optimizer.load_state_dict(state["optimizer"])
-    schedule.load_state_dict(state["schedule"])
-    return state["epoch"], state["best_top1_error"]
+    write_json_atomic(run.dir / "summary.json", summary)
 
 
 def train_command(config: str | None = None, out: str | None = None, data: str | None = None,
