@@ -246,7 +246,7 @@ DONE = ".complete"  # written last: a tree without it is partial, and redone
 
 def extract_tree(ds, root: Path) -> None:
     """Write each image's original file to root/<class>/<file name>, as torchvision's ImageFolder reads."""
-    if not hasattr(ds, "raw") or ds.multilabel:
+    if not ds.keeps_files or ds.multilabel:
         raise DataError(root, f"the reference needs the original files of single-label images; {ds.kind} "
                               "data has none: pass --reference-root")
     for i in range(len(ds)):

@@ -18,6 +18,8 @@ class Dataset(ABC):
     Subclasses set `classes` (identifiers: wnids for ImageNet, names elsewhere), `class_names`
     (human-readable, same order), `split`, and implement `__len__`, `image`, `label`, `source`.
     `multilabel` datasets (PASCAL VOC) return a multi-hot uint8 vector instead of an int label.
+    The optional features below are declared here with their defaults, so that code using a dataset
+    asks it, rather than sniffing for attributes.
     """
 
     kind: str = "?"
@@ -25,6 +27,11 @@ class Dataset(ABC):
     classes: Sequence[str] = ()
     class_names: Sequence[str] = ()
     split: str = ""
+    name: str | None = None  # the dataset's own name where its files tell it (mnist, cifar100, ...)
+    year: int | None = None  # PASCAL VOC's year: 2007 is scored with 11-point average precision
+    storage: str | None = None  # packed data: "raw" pixels or "jpeg" files
+    keeps_files: bool = False  # images are encoded files, whose bytes `raw(i)` gives
+    marks_difficult: bool = False  # `difficult(i)` flags classes present only as difficult objects (VOC)
 
     @abstractmethod
     def __len__(self) -> int: ...
@@ -40,6 +47,26 @@ class Dataset(ABC):
     @abstractmethod
     def source(self, i: int) -> str:
         """Where the i-th sample came from: a file name or a record, e.g. 'ILSVRC2012_val_00000001.JPEG'."""
+
+    def image_view(self, i: int) -> np.ndarray:
+        """The i-th image, possibly a read-only view of stored pixels (the loader copies it into a batch)."""
+        return self.image(i)
+
+    def raw(self, i: int) -> bytes:
+        """The i-th image's encoded file (datasets that `keeps_files`), for decoders that scale while decoding."""
+        raise NotImplementedError(f"{type(self).__name__} keeps no image files")
+
+    def difficult(self, i: int) -> np.ndarray | None:
+        """(K,) flags of classes present only as difficult objects (datasets that `marks_difficult`)."""
+        return None
+
+    def where(self, i: int) -> str:
+        """The i-th sample's location for an error message: its file's path where it has one."""
+        return self.source(i)
+
+    def uniform_shape(self) -> tuple[int, int, int, int] | None:
+        """(N, H, W, C) when every image has one size, known without decoding them all; else None."""
+        return None
 
     def __getitem__(self, i: int):
         i = self._check_index(i)
@@ -84,3 +111,6 @@ class ArrayDataset(Dataset):
 
     def labels(self) -> np.ndarray:
         return self.targets.copy()
+
+    def uniform_shape(self) -> tuple[int, int, int, int]:
+        return tuple(self.images.shape)

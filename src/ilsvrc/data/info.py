@@ -42,9 +42,7 @@ def _packed_info(path) -> dict:
 
 def _sizes(ds) -> dict:
     """Height/width range over an evenly spaced sample of images (all of them for raw storage)."""
-    shape = getattr(getattr(ds, "images", None), "shape", None)
-    if shape is None and getattr(ds, "storage", None) == "raw":
-        shape = (len(ds),) + ds.image(0).shape
+    shape = ds.uniform_shape()
     if shape is not None:
         return {"height": [shape[1], shape[1]], "width": [shape[2], shape[2]], "channels": shape[3]}
     picks = np.unique(np.linspace(0, len(ds) - 1, min(SIZE_SAMPLE, len(ds))).astype(int)) if len(ds) else []

@@ -84,7 +84,7 @@ class _Samples(torch.utils.data.Dataset):
     def __init__(self, ds: Dataset, transform: Transform | None, seed: int):
         self.ds, self.transform, self.seed = ds, transform, seed
         # Packed datasets lend views of their memory maps: `collate` makes the only copy.
-        self.read = getattr(ds, "image_view", ds.image)
+        self.read = ds.image_view
 
     def __len__(self) -> int:
         return len(self.ds)
@@ -208,7 +208,7 @@ def make_jpeg_loader(ds, batch_size: int, crop: RandomCrop, seed: int = 0, shuff
                      drop_last: bool = False, num_workers: int = 0, rank: int = 0, world_size: int = 1) -> Loader:
     """Like `make_loader` with `crop` as the transform, for JPEG-stored packed data, but the workers
     only read the files and draw the crops: `decode_crops` decodes them on the training device."""
-    if getattr(ds, "storage", None) != "jpeg":
+    if ds.storage != "jpeg":
         raise ConfigError(f"decoding on the device needs JPEG storage; {getattr(ds, 'root', ds)} is not")
     sampler = EpochBatches(len(ds), batch_size, seed, shuffle, drop_last, rank, world_size)
     return Loader(_JpegSamples(ds, crop, seed), sampler, num_workers, False, collate_jpeg)

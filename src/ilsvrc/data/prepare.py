@@ -88,7 +88,7 @@ def pack_datasets(datasets: dict[str, Dataset], out: Path, recipe: dict, options
     index = {"format": packed.FORMAT, "version": packed.FORMAT_VERSION, "recipe": recipe, "splits": {}}
     for split, ds in datasets.items():
         index.update(classes=list(ds.classes), class_names=list(ds.class_names), multilabel=ds.multilabel,
-                     dataset={"name": getattr(ds, "name", None), "year": getattr(ds, "year", None)})
+                     dataset={"name": ds.name, "year": ds.year})
         index["splits"][split] = pack_split(ds, out, recipe, options, progress)
     write_json_atomic(out / packed.INDEX, index)
     return index
@@ -218,7 +218,7 @@ def _concatenated(blobs: list[bytes]) -> dict:
 def _labels(ds: Dataset, first: int, end: int) -> dict:
     labels = [ds.label(i) for i in range(first, end)]
     sections = {"labels": np.array(labels, np.uint8 if ds.multilabel else np.int64)}
-    if hasattr(ds, "difficult"):
+    if ds.marks_difficult:
         sections["difficult"] = np.array([ds.difficult(i) for i in range(first, end)], np.uint8)
     return sections
 
@@ -247,9 +247,8 @@ def _encode_chunk(indices: range) -> tuple[list, list[str], ImageStats]:
 
 
 def _decode_sample(ds: Dataset, i: int, side: int) -> np.ndarray:
-    if hasattr(ds, "raw"):  # encoded bytes: let the JPEG decoder scale down in the DCT
-        where = str(ds.path(i)) if hasattr(ds, "path") else ds.source(i)
-        image = decode(ds.raw(i), where, draft_shorter=side)
+    if ds.keeps_files:  # encoded bytes: let the JPEG decoder scale down in the DCT
+        image = decode(ds.raw(i), ds.where(i), draft_shorter=side)
     else:
         image = ds.image(i)
     return np.repeat(image, 3, axis=2) if image.shape[2] == 1 else image

@@ -152,7 +152,7 @@ class CrowdArrays(ArrayDataset):
     def __init__(self, base: Dataset, kept: SplitLabels, images: np.ndarray):
         self.base, self.kept = base, kept
         self.images, self.targets = images, kept.label
-        self.kind, self.split, self.name = "crowd", base.split, getattr(base, "name", None)
+        self.kind, self.split, self.name = "crowd", base.split, base.name
         self.classes, self.class_names = base.classes, base.class_names
 
     def source(self, i: int) -> str:
@@ -164,7 +164,7 @@ class CrowdView(Dataset):
 
     def __init__(self, base: Dataset, kept: SplitLabels):
         self.base, self.kept = base, kept
-        self.kind, self.split, self.name = "crowd", base.split, getattr(base, "name", None)
+        self.kind, self.split, self.name = "crowd", base.split, base.name
         self.classes, self.class_names = base.classes, base.class_names
 
     def __len__(self) -> int:

@@ -153,6 +153,7 @@ def image_files(folder: Path) -> list[Path]:
 
 class ILSVRC2012(Dataset):
     kind = KIND
+    keeps_files = True
 
     def __init__(self, root: str | Path, split: str = "train", cache_index: bool = True):
         self.root, self.split = Path(root), split

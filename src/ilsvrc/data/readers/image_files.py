@@ -21,6 +21,8 @@ from ilsvrc.errors import DataError
 class ImageFiles(Dataset):
     """Image files under `root`, each with a class index (N,) or a multi-hot vector (N, K)."""
 
+    keeps_files = True
+
     def __init__(self, root: Path, names: list[str], targets: np.ndarray, classes: Sequence[str],
                  class_names: Sequence[str], split: str):
         self.root = root
@@ -39,6 +41,9 @@ class ImageFiles(Dataset):
 
     def image(self, i: int) -> np.ndarray:
         return read_image(self.path(i))
+
+    def where(self, i: int) -> str:
+        return str(self.path(i))
 
     def raw(self, i: int) -> bytes:
         """The file's encoded bytes, for decoders that scale a JPEG down while decoding it."""

@@ -130,6 +130,10 @@ class PackedDataset(Dataset):
             return shard.section("images")[j]
         return _decode_jpeg(_stored_jpeg(shard, j), self.root / shard.path.name, j)
 
+    def uniform_shape(self) -> tuple[int, int, int, int] | None:
+        """Raw storage keeps every image at one size; JPEG storage keeps the shorter side alone."""
+        return (len(self),) + self.image_view(0).shape if self.storage == "raw" and len(self) else None
+
     def encoded(self, i: int) -> bytes:
         """The stored JPEG bytes of sample i (encoded storage only), for decoders that scale in the DCT."""
         return bytes(_stored_jpeg(*self._locate(i)))

@@ -136,6 +136,7 @@ class VocDataset(ImageFiles):
     """One split of a VOC year: labels (N, 20) uint8 multi-hot, `difficult` (N, 20) bool."""
 
     kind = KIND
+    marks_difficult = True
 
     def __init__(self, root: Path, names: list[str], targets: np.ndarray, difficult: np.ndarray, split: str,
                  year: int | None):
