@@ -31,13 +31,13 @@ def raw(tmp_path_factory):
 
 @pytest.fixture(scope="module")
 def packed(raw):
-    prepare(raw, raw.parent / "packed", options=PackOptions(), progress=False)
+    prepare(raw, raw.parent / "packed", options=PackOptions())
     return raw.parent / "packed"
 
 
 @pytest.fixture(scope="module")
 def run(packed):
-    train(tiny_config(packed, 1), packed.parent / "run", progress=False)
+    train(tiny_config(packed, 1), packed.parent / "run")
     return packed.parent / "run"
 
 

@@ -39,7 +39,7 @@ def packed(tmp_path_factory):
     root = tmp_path_factory.mktemp("gratings")
     write_idx(root / "raw", "train", *gratings(40, seed=0))
     write_idx(root / "raw", "t10k", *gratings(10, seed=1))
-    prepare(root / "raw", root / "packed", options=PackOptions(), progress=False)
+    prepare(root / "raw", root / "packed", options=PackOptions())
     return root / "packed"
 
 
@@ -47,14 +47,14 @@ def packed(tmp_path_factory):
 def hog_run(packed, tmp_path_factory):
     """A HOG run folder and the scores computed while fitting it."""
     run = tmp_path_factory.mktemp("runs") / "hog"
-    _, scores = fit_and_save(BaselineOptions("hog", workers=1), packed, run, progress=False)
+    _, scores = fit_and_save(BaselineOptions("hog", workers=1), packed, run)
     return run, scores
 
 
 def test_saved_run_scores_exactly_as_at_fit_time(hog_run, packed):
     run, fitted = hog_run
     assert is_baseline_run(run)
-    reloaded = load_baseline(run).run_scores(progress=False)
+    reloaded = load_baseline(run).run_scores()
     assert reloaded.split == fitted.split == "test" and reloaded.tta == "center"
     assert torch.equal(reloaded.scores, fitted.scores) and reloaded.scores.dtype == torch.float32
     assert torch.equal(reloaded.labels, fitted.labels) and reloaded.scores.shape == (40, 4)
@@ -70,8 +70,7 @@ def test_hog_learns_the_orientations(hog_run):
 
 @pytest.mark.parametrize("features", ["sift-bovw", "sift-fisher"])
 def test_sift_encodings_learn_clearly_better_than_chance(features, packed, tmp_path):
-    _, scores = fit_and_save(BaselineOptions(features, workers=1, fit_images=80), packed, tmp_path / features,
-                             progress=False)
+    _, scores = fit_and_save(BaselineOptions(features, workers=1, fit_images=80), packed, tmp_path / features)
     assert scores.result()["top1_error"] <= 0.2  # chance: 0.75
     assert is_baseline_run(tmp_path / features)
 
@@ -137,9 +136,8 @@ def test_rgb_photos_in_folders_get_colour_histograms(tmp_path):
             for k in range(n):
                 image = np.clip(np.array(colour) + rng.normal(0, 20, (40, 50, 3)), 0, 255).astype(np.uint8)
                 Image.fromarray(image).save(tmp_path / "photos" / split / name / f"{k}.png")
-    prepare(tmp_path / "photos", tmp_path / "packed", options=PackOptions(shorter_side=32), progress=False)
-    baseline, scores = fit_and_save(BaselineOptions("hog", workers=1), tmp_path / "packed", tmp_path / "run",
-                                    progress=False)
+    prepare(tmp_path / "photos", tmp_path / "packed", options=PackOptions(shorter_side=32))
+    baseline, scores = fit_and_save(BaselineOptions("hog", workers=1), tmp_path / "packed", tmp_path / "run")
     assert scores.split == "val" and scores.result()["top1_error"] == 0
     assert baseline.extractor.side == 64 and baseline.extractor.channels == 3  # photos: 64 x 64 for HOG
     record = json.loads((tmp_path / "run" / "baseline.json").read_text())
@@ -206,9 +204,9 @@ def test_bad_options(options, message):
 
 def test_train_limit_below_the_class_count_and_a_missing_split_write_nothing(packed, tmp_path):
     with pytest.raises(ConfigError, match="^--train-limit 3: no stratified sample of that size"):
-        fit_baseline("hog", packed, tmp_path / "a", train_limit=3, workers=1, progress=False)
+        fit_baseline("hog", packed, tmp_path / "a", train_limit=3, workers=1)
     with pytest.raises(ConfigError, match=r"no split 'holdout' \(splits: train, test\)$"):
-        fit_baseline("hog", packed, tmp_path / "b", split="holdout", workers=1, progress=False)
+        fit_baseline("hog", packed, tmp_path / "b", split="holdout", workers=1)
     assert not (tmp_path / "a").exists() and not (tmp_path / "b").exists()
 
 

@@ -29,7 +29,7 @@ def packed(archives, tmp_path_factory):
     out = {}
     for storage in ("jpeg", "raw"):
         out[storage] = tmp_path_factory.mktemp(storage)
-        prepare(archives, out[storage], options=PackOptions(storage=storage, workers=1), progress=False)
+        prepare(archives, out[storage], options=PackOptions(storage=storage, workers=1))
     return out
 
 
@@ -81,7 +81,7 @@ def test_the_clock_starts_at_the_first_batch_and_counts_images():
 def test_device_decoding_on_the_cpu_gives_the_pipeline_s_batches(packed):
     """The GPU path's fallback: JPEG files decoded by torchvision, cropped where the loader would crop."""
     config = bench.paper_data(packed["jpeg"], workers=0)
-    pipe = Pipeline.build(config, seed=5, device=torch.device("cpu"), progress=False)
+    pipe = Pipeline.build(config, seed=5, device=torch.device("cpu"))
     pipe.lighting = None  # drawn from different generators; the rest must match exactly
     ours = list(pipe.train_batches(2, 4))
     decoded = list(bench.device_decoded(pipe, 2, 4))
@@ -121,11 +121,9 @@ def test_too_few_images_for_the_batch(packed, cache):
 @pytest.mark.gpu
 @TORCHVISION_DECODERS
 def test_gpu_decoding_matches_the_cpu(packed):
-    pipe = Pipeline.build(bench.paper_data(packed["jpeg"], workers=0), seed=5, device=torch.device("cuda"),
-                          progress=False)
+    pipe = Pipeline.build(bench.paper_data(packed["jpeg"], workers=0), seed=5, device=torch.device("cuda"))
     pipe.lighting = None
-    cpu = Pipeline.build(bench.paper_data(packed["jpeg"], workers=0), seed=5, device=torch.device("cpu"),
-                         progress=False)
+    cpu = Pipeline.build(bench.paper_data(packed["jpeg"], workers=0), seed=5, device=torch.device("cpu"))
     cpu.lighting = None
     for (x, y), (xc, yc) in zip(bench.device_decoded(pipe, 0, 4), cpu.train_batches(0, 4)):
         assert x.device.type == "cuda" and torch.equal(y.cpu(), yc)

@@ -15,7 +15,7 @@ def make_tiny_packed(tmp_path):
     images = (rng.integers(0, 60, (120, 28, 28)) + labels[:, None, None] * 19).astype(np.uint8)
     write_idx(tmp_path / "raw", "train", images[:90], labels[:90])
     write_idx(tmp_path / "raw", "t10k", images[90:], labels[90:])
-    prepare(tmp_path / "raw", tmp_path / "packed", options=PackOptions(), progress=False)
+    prepare(tmp_path / "raw", tmp_path / "packed", options=PackOptions())
 
 
 def test_demo_writes_the_table_results_and_report(tmp_path, monkeypatch, capsys):

@@ -31,7 +31,7 @@ def packed(tmp_path_factory):
     images = (rng.integers(0, 60, (100, 28, 28)) + labels[:, None, None] * 19).astype(np.uint8)
     write_idx(root / "raw", "train", images[:64], labels[:64])
     write_idx(root / "raw", "t10k", images[64:], labels[64:])  # 36: not a multiple of the world size 8
-    prepare(root / "raw", root / "packed", options=PackOptions(), progress=False)
+    prepare(root / "raw", root / "packed", options=PackOptions())
     return root / "packed"
 
 
@@ -42,7 +42,7 @@ def packed_large(tmp_path_factory):
 
     root = tmp_path_factory.mktemp("ddp-large")
     write_archives(root / "archives", classes=3, train_per_class=6, val_per_class=3)
-    prepare(root / "archives", root / "packed", options=PackOptions(shorter_side=40), progress=False)
+    prepare(root / "archives", root / "packed", options=PackOptions(shorter_side=40))
     return root / "packed"
 
 
@@ -136,7 +136,7 @@ def test_torchrun_two_processes_train_the_one_process_weights(packed, tmp_path):
     sets = ["train.threads=1", "data.pad=0", "data.flip=false", "schedule.kind=cosine"]
     one = tmp_path / "one"
     train(load_config("fashion-mnist-lenet5", [f"data.path={packed}", "train.epochs=2", "optim.batch_size=16",
-                                               *sets]), one, progress=False)
+                                               *sets]), one)
     two = tmp_path / "two"
     args = ["train", "--config", "fashion-mnist-lenet5", "--data", str(packed), "--out", str(two), "--epochs", "2",
             "--batch-size", "16", "--quiet"] + [a for s in sets for a in ("--set", s)]
@@ -189,7 +189,7 @@ def test_torchrun_eval_gives_the_one_process_figures(packed, tmp_path, capsys):
 
     run = tmp_path / "run"
     train(load_config("fashion-mnist-lenet5", [f"data.path={packed}", "train.epochs=1", "optim.batch_size=16",
-                                               "train.threads=1"]), run, progress=False)
+                                               "train.threads=1"]), run)
     args = ["eval", str(run), "--split", "test", "--tta", "10crop", "--json"]
     assert main(args) == 0
     one = json.loads(capsys.readouterr().out)

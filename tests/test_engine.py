@@ -27,7 +27,7 @@ def packed(tmp_path_factory):
     images = (rng.integers(0, 60, (96, 28, 28)) + labels[:, None, None] * 19).astype(np.uint8)  # learnable
     write_idx(root / "raw", "train", images[:64], labels[:64])
     write_idx(root / "raw", "t10k", images[64:], labels[64:])
-    prepare(root / "raw", root / "packed", options=PackOptions(), progress=False)
+    prepare(root / "raw", root / "packed", options=PackOptions())
     return root / "packed"
 
 
@@ -39,9 +39,9 @@ def tiny_config(packed, epochs, **extra):
 
 def test_resume_gives_identical_weights(packed, tmp_path):
     straight = tmp_path / "straight"
-    train(tiny_config(packed, 3), straight, progress=False)
+    train(tiny_config(packed, 3), straight)
     split = tmp_path / "split"
-    train(tiny_config(packed, 1), split, progress=False)
+    train(tiny_config(packed, 1), split)
     assert main(["train", "--resume", str(split), "--epochs", "3", "--quiet"]) == 0
     a = load_checkpoint(straight, "last")
     b = load_checkpoint(split, "last")
@@ -55,7 +55,7 @@ def test_resume_gives_identical_weights(packed, tmp_path):
 def test_checkpoint_alone_rebuilds_the_model_and_eval_matches(packed, tmp_path, capsys):
     run = tmp_path / "run"
     config = tiny_config(packed, 2)
-    train(config, run, progress=False)
+    train(config, run)
     state = load_checkpoint(run / "checkpoints" / "best.pt")
     model = model_from_checkpoint(state)
     pipe = Pipeline.build(config.data, 0, torch.device("cpu"), stats={k: v.numpy() for k, v in state["data_stats"].items()})
@@ -135,7 +135,8 @@ def test_predict_names_the_top_classes(packed, tmp_path, capsys):
     from PIL import Image
 
     run = tmp_path / "run"
-    train(tiny_config(packed, 1), run, progress=False)
+    train(tiny_config(packed, 1), run)
+    capsys.readouterr()  # the run's epoch lines
     image = tmp_path / "shirt.png"
     Image.fromarray(np.full((40, 30, 3), 180, np.uint8)).save(image)  # any size, RGB: brought to 28x28 gray
     assert main(["predict", str(run), str(image), "--json"]) == 0
@@ -155,7 +156,7 @@ def test_voc_is_scored_by_mean_average_precision(tmp_path):
 
     make_voc(tmp_path / "voc")
     out = tmp_path / "packed"
-    prepare(tmp_path / "voc", out, options=PackOptions(shorter_side=16), progress=False)
+    prepare(tmp_path / "voc", out, options=PackOptions(shorter_side=16))
     config = load_config("paper", [f"data.path={out}", "data.crop=8", "data.region=16", "data.val_split=val",
                                    "data.workers=0"])
     pipe = Pipeline.build(config.data, 0, torch.device("cpu"))
@@ -177,7 +178,7 @@ def test_paper_recipe_runs_end_to_end_on_synthetic_ilsvrc(tmp_path):
     from ilsvrc.data.synth import write_archives
 
     write_archives(tmp_path / "archives", classes=3, train_per_class=4, val_per_class=1)
-    prepare(tmp_path / "archives", tmp_path / "packed", progress=False)
+    prepare(tmp_path / "archives", tmp_path / "packed")
     run = tmp_path / "run"
     assert main(["train", "--config", "paper", "--data", str(tmp_path / "packed"), "--out", str(run),
                  "--epochs", "1", "--batch-size", "4", "--quiet", "--set", "data.workers=0"]) == 0
@@ -197,7 +198,7 @@ def test_the_two_tower_net_trains_from_the_command_line_and_reloads(tmp_path):
     from ilsvrc.data.synth import write_archives
 
     write_archives(tmp_path / "archives", classes=3, train_per_class=4, val_per_class=1)
-    prepare(tmp_path / "archives", tmp_path / "packed", progress=False)
+    prepare(tmp_path / "archives", tmp_path / "packed")
     run = tmp_path / "run"
     assert main(["train", "--config", "paper", "--data", str(tmp_path / "packed"), "--out", str(run), "--epochs", "1",
                  "--batch-size", "4", "--quiet", "--set", "data.workers=0", "--set", "model.name=alexnet-two-tower",
@@ -235,7 +236,7 @@ def test_flip_tta_averages_the_softmax_of_both_views(packed):
 @pytest.mark.parametrize("every, validated", [(1, [1, 2, 3]), (2, [2, 3]), (0, [3])])
 def test_eval_every_validates_those_epochs_and_the_last(packed, tmp_path, every, validated):
     run = tmp_path / "run"
-    train(tiny_config(packed, 3, **{"schedule.kind": "onecycle", "train.eval_every": every}), run, progress=False)
+    train(tiny_config(packed, 3, **{"schedule.kind": "onecycle", "train.eval_every": every}), run)
     rows = list(csv.DictReader(open(run / "metrics.csv")))
     assert [int(r["epoch"]) for r in rows if r["val_top1_error"] != "nan"] == validated
     assert all(r["val_top5_error"] == "nan" for r in rows if int(r["epoch"]) not in validated)
@@ -256,7 +257,7 @@ def test_plateau_needs_every_epoch_validated(packed):
 def test_fast_preset_trains_and_its_flip_evaluation_is_reproduced(packed, tmp_path):
     run = tmp_path / "fast"
     config = load_config("fashion-mnist-fast", [f"data.path={packed}", "train.epochs=2", "optim.batch_size=16"])
-    train(config, run, progress=False)
+    train(config, run)
     state = load_checkpoint(run)
     assert state["model_config"]["name"] == "convnet-bn" and state["config"]["train"]["eval_tta"] == "flip"
     again = run_scores(str(run), split="test").result()  # by default, the views the run validated with
@@ -283,7 +284,7 @@ def test_optimizers_use_the_fused_kernel_where_torch_has_one():
 
 def test_train_refuses_a_folder_holding_a_run_or_a_file_before_any_work(packed, tmp_path, capsys):
     run = tmp_path / "run"
-    train(tiny_config(packed, 1), run, progress=False)
+    train(tiny_config(packed, 1), run)
     metrics = (run / "metrics.csv").read_text()
     args = ["train", "--config", "fashion-mnist-lenet5", "--data", str(packed), "--epochs", "1", "--quiet"]
     assert main(args + ["--out", str(run)]) == 1
@@ -297,15 +298,15 @@ def test_train_refuses_a_folder_holding_a_run_or_a_file_before_any_work(packed, 
 
 def test_a_bad_validation_split_or_crop_fails_before_the_first_epoch_and_writes_nothing(packed, tmp_path):
     with pytest.raises(DataError, match=r"packed: no split 'nosuch' \(splits: train, test\)"):
-        train(tiny_config(packed, 1, **{"data.val_split": "nosuch"}), tmp_path / "a", progress=False)
+        train(tiny_config(packed, 1, **{"data.val_split": "nosuch"}), tmp_path / "a")
     with pytest.raises(ConfigError, match=f"{packed}: 28x28 images are smaller than data.crop 64; leave data.crop"):
-        train(tiny_config(packed, 1, **{"data.crop": 64, "data.region": 64}), tmp_path / "b", progress=False)
+        train(tiny_config(packed, 1, **{"data.crop": 64, "data.region": 64}), tmp_path / "b")
     assert not (tmp_path / "a").exists() and not (tmp_path / "b").exists()
 
 
 def test_resuming_a_finished_run_says_there_is_nothing_to_do(packed, tmp_path, capsys):
     run = tmp_path / "run"
-    train(tiny_config(packed, 1), run, progress=False)
+    train(tiny_config(packed, 1), run)
     assert main(["train", "--resume", str(run)]) == 0
     assert f"nothing to do: {run} already trained 1 epochs (raise --epochs to continue)" in capsys.readouterr().out
 

@@ -61,7 +61,7 @@ def test_apply_packs_the_kept_images_with_crowd_labels_and_the_test_split_untouc
     rows += [(f"train/{i}:{classes[0]}", "no", 0.9) for i in (4, 5)]
     path = write_csv_text(tmp_path / "labels.csv", "task,label,confidence,votes\n"
                           + "".join(f"{t},{lab},{c},3\n" for t, lab, c in rows))
-    index = apply_labels(read_labels(path), tiny, tmp_path / "crowd", progress=False)
+    index = apply_labels(read_labels(path), tiny, tmp_path / "crowd")
     assert index["splits"]["train"]["n"] == 3 and index["splits"]["train"]["storage"] == "raw"
     train = open_dataset(tmp_path / "crowd", "train")
     np.testing.assert_array_equal(train.images_array(), source_train.images[[3, 7, 50]])
@@ -75,18 +75,18 @@ def test_apply_packs_the_kept_images_with_crowd_labels_and_the_test_split_untouc
 def test_apply_again_with_other_labels_refuses_to_mix_them(tiny, tmp_path):
     classes = list(open_dataset(tiny, "train").classes)
     first = table([("train/1", classes[1], 1)])
-    apply_labels(first, tiny, tmp_path / "out", progress=False)
-    apply_labels(first, tiny, tmp_path / "out", progress=False)  # the same labels: fine, resumes
+    apply_labels(first, tiny, tmp_path / "out")
+    apply_labels(first, tiny, tmp_path / "out")  # the same labels: fine, resumes
     with pytest.raises(ConfigError, match="already holds a packed dataset made otherwise"):
-        apply_labels(table([("train/1", classes[2], 1)]), tiny, tmp_path / "out", progress=False)
+        apply_labels(table([("train/1", classes[2], 1)]), tiny, tmp_path / "out")
 
 
 def test_apply_rejects_images_and_splits_the_data_lacks(tiny, tmp_path):
     classes = list(open_dataset(tiny, "train").classes)
     with pytest.raises(DataError, match=r"image train/999 is past the end of the split \(120 images\)"):
-        apply_labels(table([("train/999", classes[0], 1)]), tiny, tmp_path / "a", progress=False)
+        apply_labels(table([("train/999", classes[0], 1)]), tiny, tmp_path / "a")
     with pytest.raises(DataError, match=r"split 'val' is not in .* \(splits: train, test\)"):
-        apply_labels(table([("val/1", classes[0], 1)]), tiny, tmp_path / "b", progress=False)
+        apply_labels(table([("val/1", classes[0], 1)]), tiny, tmp_path / "b")
     assert not (tmp_path / "a" / "index.json").exists()
 
 
@@ -98,7 +98,7 @@ def test_apply_reencodes_large_images_it_cannot_hold_as_one_array(tmp_path):
             image = rng.integers(0, 256, (40, 60, 3), dtype=np.uint8)
             Image.fromarray(image).save(tmp_path / "photos" / name / f"{k}.png")
     labels = table([("train/1", "dog", 1), ("train/4", "cat", 1)])
-    index = apply_labels(labels, tmp_path / "photos", tmp_path / "out", progress=False)
+    index = apply_labels(labels, tmp_path / "photos", tmp_path / "out")
     assert index["splits"]["train"]["storage"] == "jpeg" and index["splits"]["train"]["n"] == 2
     packed = open_dataset(tmp_path / "out", "train")
     assert packed.labels().tolist() == [1, 0] and [packed.source(i) for i in range(2)] == ["cat/1.png", "dog/1.png"]

@@ -124,8 +124,7 @@ def packed_photos(tmp_path_factory):
             pixels = rng.integers(0, 256, (40 + 5 * k, 50, 3), dtype=np.uint8)
             Image.fromarray(pixels).save(root / "tree" / name / f"{k}.png")
     for storage in ("jpeg", "raw"):
-        prepare(root / "tree", root / storage, options=PackOptions(shorter_side=36, storage=storage, workers=1),
-                progress=False)
+        prepare(root / "tree", root / storage, options=PackOptions(shorter_side=36, storage=storage, workers=1))
     return root
 
 

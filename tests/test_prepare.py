@@ -45,7 +45,7 @@ def image_tree(tmp_path):
 
 def test_raw_round_trip_keeps_pixels_labels_and_sources(idx_dir, tmp_path):
     out = tmp_path / "packed"
-    prepare(idx_dir, out, options=PackOptions(shard_size=16), progress=False)
+    prepare(idx_dir, out, options=PackOptions(shard_size=16))
     for split in ("train", "test"):
         src, dst = open_dataset(idx_dir, split), open_dataset(out, split)
         assert len(dst) == len(src) and dst.classes == list(src.classes)
@@ -63,7 +63,7 @@ def test_raw_round_trip_keeps_pixels_labels_and_sources(idx_dir, tmp_path):
 
 def test_encoded_storage_resizes_to_the_shorter_side(image_tree, tmp_path):
     out = tmp_path / "packed"
-    prepare(image_tree, out, options=PackOptions(shorter_side=32, workers=2), progress=False)
+    prepare(image_tree, out, options=PackOptions(shorter_side=32, workers=2))
     ds = open_dataset(out, "train")
     src = open_dataset(image_tree, "train")
     assert len(ds) == 10 and ds.storage == "jpeg"
@@ -79,14 +79,14 @@ def test_encoded_storage_resizes_to_the_shorter_side(image_tree, tmp_path):
 
 def test_rerun_resumes_keeping_finished_shards(idx_dir, tmp_path):
     out = tmp_path / "packed"
-    prepare(idx_dir, out, options=PackOptions(shard_size=16), progress=False)
+    prepare(idx_dir, out, options=PackOptions(shard_size=16))
     kept = out / "train-00000.shard"
     redo = out / "train-00002.shard"
     kept_mtime = kept.stat().st_mtime_ns
     redo.write_bytes(redo.read_bytes()[:-100])  # as if killed mid-write by something that skipped the rename
     (out / "index.json").unlink()
     (out / "train-00003.shard.tmp").write_bytes(b"partial")
-    prepare(idx_dir, out, options=PackOptions(shard_size=16), progress=False)
+    prepare(idx_dir, out, options=PackOptions(shard_size=16))
     assert kept.stat().st_mtime_ns == kept_mtime
     assert not list(out.glob("*.tmp"))
     ds = open_dataset(out, "train")
@@ -96,16 +96,16 @@ def test_rerun_resumes_keeping_finished_shards(idx_dir, tmp_path):
 
 def test_folder_without_index_is_not_a_dataset(idx_dir, tmp_path):
     out = tmp_path / "packed"
-    prepare(idx_dir, out, options=PackOptions(shard_size=16), progress=False)
+    prepare(idx_dir, out, options=PackOptions(shard_size=16))
     (out / "index.json").unlink()
     assert main(["data", "info", str(out)]) == 1
 
 
 def test_other_recipe_in_the_same_folder_is_refused(idx_dir, tmp_path):
     out = tmp_path / "packed"
-    prepare(idx_dir, out, options=PackOptions(shard_size=16), progress=False)
+    prepare(idx_dir, out, options=PackOptions(shard_size=16))
     with pytest.raises(ConfigError, match="already holds a packed dataset"):
-        prepare(idx_dir, out, options=PackOptions(shard_size=8), progress=False)
+        prepare(idx_dir, out, options=PackOptions(shard_size=8))
 
 
 def test_cli_prepare_and_info_json(idx_dir, tmp_path, capsys):
@@ -144,7 +144,7 @@ def test_raw_storage_keeps_the_central_square_at_training_size(image_tree, tmp_p
     from ilsvrc.data.images import resize_shorter
 
     out = tmp_path / "packed"
-    prepare(image_tree, out, options=PackOptions(shorter_side=32, storage="raw", workers=2), progress=False)
+    prepare(image_tree, out, options=PackOptions(shorter_side=32, storage="raw", workers=2))
     ds, src = open_dataset(out, "train"), open_dataset(image_tree, "train")
     entry = json.loads((out / "index.json").read_text())["splits"]["train"]
     assert (entry["storage"], entry["image_shape"], len(entry["shards"])) == ("raw", [32, 32, 3], 1)
@@ -157,8 +157,8 @@ def test_raw_storage_keeps_the_central_square_at_training_size(image_tree, tmp_p
 
 
 def test_image_views_are_read_only_images_copies_are_not(image_tree, tmp_path):
-    prepare(image_tree, tmp_path / "raw", options=PackOptions(shorter_side=32, storage="raw"), progress=False)
-    prepare(image_tree, tmp_path / "jpeg", options=PackOptions(shorter_side=32), progress=False)
+    prepare(image_tree, tmp_path / "raw", options=PackOptions(shorter_side=32, storage="raw"))
+    prepare(image_tree, tmp_path / "jpeg", options=PackOptions(shorter_side=32))
     for storage in ("raw", "jpeg"):
         ds = open_dataset(tmp_path / storage, "train")
         view, image = ds.image_view(3), ds.image(3)

@@ -43,7 +43,7 @@ def packed(tmp_path_factory):
         image[3 + 12 * row:12 + 12 * row, 1 + 5 * column:6 + 5 * column] = 230
     write_idx(root / "raw", "train", images[:100], labels[:100])
     write_idx(root / "raw", "t10k", images[100:], labels[100:])
-    prepare(root / "raw", root / "packed", options=PackOptions(), progress=False)
+    prepare(root / "raw", root / "packed", options=PackOptions())
     return root / "packed"
 
 
@@ -71,9 +71,8 @@ def fake_scores(packed) -> RunScores:
 def runs(packed, tmp_path_factory):
     root = tmp_path_factory.mktemp("report-runs")
     plain = {"data.flip": "false", "data.pad": 0, "schedule.kind": "cosine"}
-    train(tiny_config(packed, 2, **plain), root / "lenet5", progress=False)
-    train(tiny_config(packed, 3, **plain, **{"model.name": "alexnet-small", "optim.lr": 0.01}), root / "alexnet",
-          progress=False)
+    train(tiny_config(packed, 2, **plain), root / "lenet5")
+    train(tiny_config(packed, 3, **plain, **{"model.name": "alexnet-small", "optim.lr": 0.01}), root / "alexnet")
     real = ilsvrc.scoring.run_scores
 
     def run_scores(run, data=None, split="val", tta=None, device="auto", which="best"):

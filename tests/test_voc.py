@@ -149,7 +149,7 @@ def test_detection_leaves_voc_to_its_reader(tmp_path):
 
 def test_packs_with_its_multi_hot_labels(tmp_path):
     year_folder, _ = make_voc(tmp_path)
-    prepare(year_folder, tmp_path / "packed", options=PackOptions(shorter_side=8, workers=1), progress=False)
+    prepare(year_folder, tmp_path / "packed", options=PackOptions(shorter_side=8, workers=1))
     for split in ("train", "val", "trainval"):
         original, packed = voc.open(year_folder, split), open_dataset(tmp_path / "packed", split)
         assert packed.multilabel and packed.classes == list(voc.CLASSES)

@@ -10,7 +10,7 @@ import importlib
 import sys
 from dataclasses import dataclass, field
 
-from ilsvrc import __version__
+from ilsvrc import __version__, progress
 from ilsvrc.config import TTA_CHOICES
 from ilsvrc.errors import IlsvrcError
 
@@ -20,6 +20,7 @@ def arg(*names, **kwargs):
 
 
 JSON = arg("--json", action="store_true", help="print machine-readable JSON instead of a table")
+QUIET = arg("--quiet", action="store_true", help="no progress bars or progress lines")
 KIND = arg("--kind", default=None, metavar="FORMAT",
            help="force the data format instead of detecting it "
                 "(packed, ilsvrc2012, voc, caltech, cifar, idx, folder)")
@@ -46,6 +47,7 @@ COMMANDS = [
                 arg("--data", default="fashion-mnist", help="a dataset name or path (default: fashion-mnist)"),
                 arg("--out", default="runs/demo", help="output folder (default: runs/demo)"),
                 arg("--quick", action="store_true", help="smaller settings, <= 2 minutes on 2 cores (labelled so)"),
+                QUIET,
             ]),
     Command(("train",), "ilsvrc.engine.train:train_command",
             "train a model with a preset recipe (the paper's, or one tuned for a CPU); "
@@ -61,7 +63,7 @@ COMMANDS = [
                 arg("--set", action="append", metavar="SECTION.FIELD=VALUE",
                     help="override any config field, repeatable: --set optim.lr=0.05"),
                 arg("--resume", default=None, metavar="RUN_DIR", help="continue a run from its last checkpoint"),
-                arg("--quiet", action="store_true", help="no progress bars or per-epoch lines"),
+                QUIET,
             ]),
     Command(("eval",), "ilsvrc.evaluate:eval_command",
             "top-1 / top-5 error (or VOC mAP) of a trained model, with centre or 10-crop testing", [
@@ -74,6 +76,7 @@ COMMANDS = [
                 arg("--which", choices=("best", "last"), default="best", help="checkpoint of a run folder"),
                 arg("--device", default="auto", help="auto (default), cpu, cuda, cuda:N"),
                 JSON,
+                QUIET,
             ]),
     Command(("predict",), "ilsvrc.predict:predict_command",
             "the top-5 classes, with names and probabilities, of image files", [
@@ -94,6 +97,7 @@ COMMANDS = [
                 arg("--device", default="auto", help="auto (default), cpu, cuda, cuda:N"),
                 arg("--feature-pool", type=int, default=5000, metavar="N",
                     help="training images searched for nearest neighbours (default 5000)"),
+                QUIET,
             ]),
     Command(("baseline",), "ilsvrc.baseline.command:baseline_command",
             "the pre-2012 pipeline: hand-designed features (HOG, dense SIFT + BoVW / Fisher) + linear SVM", [
@@ -110,7 +114,7 @@ COMMANDS = [
                          "upscaled x2 for SIFT; photos 64 for HOG, 128 for SIFT)"),
                 arg("--workers", type=int, default=None, help="feature-extraction processes (default: all cores)"),
                 arg("--seed", type=int, default=0, help="random seed (default 0)"),
-                arg("--quiet", action="store_true", help="no progress bars"),
+                QUIET,
                 JSON,
             ]),
     Command(("bench", "matmul"), "ilsvrc.bench.matmul:matmul_command",
@@ -132,6 +136,7 @@ COMMANDS = [
                 arg("--threads", type=int, default=1, help="torch threads of the main process (default 1)"),
                 arg("--profile", action="store_true", help="also time each step of both, per image, in one process"),
                 JSON,
+                QUIET,
             ]),
     Command(("bench", "train"), "ilsvrc.bench.train_step:train_command",
             "training-step throughput: ilsvrc's fast path vs a float32 reference, same run", [
@@ -161,6 +166,7 @@ COMMANDS = [
                 arg("--option", action="append", metavar="KEY=VALUE",
                     help="a reader option, repeatable: e.g. train_per_class=15 (Caltech), year=2007 (VOC), "
                          "label=coarse (CIFAR-100)"),
+                QUIET,
             ]),
     Command(("data", "info"), "ilsvrc.data.info:info_command",
             "show a dataset's splits, counts, classes, image sizes and statistics", [
@@ -174,11 +180,13 @@ COMMANDS = [
                 arg("--train-per-class", type=int, default=20, help="training images per synset (default 20)"),
                 arg("--val-per-class", type=int, default=5, help="validation images per synset (default 5)"),
                 arg("--seed", type=int, default=0, help="random seed (default 0)"),
+                QUIET,
             ]),
     Command(("data", "download"), "ilsvrc.data.sources:download_command",
             "download a named dataset into the cache and verify its checksums", [
                 arg("name", help="mnist, fashion-mnist, kmnist, cifar10, cifar10-binary, cifar100 or cifar100-binary"),
                 arg("--root", default=None, help="where to put it (default: $ILSVRC_DATA or ~/.cache/ilsvrc)"),
+                QUIET,
             ]),
     Command(("data", "wordnet"), "ilsvrc.data.wordnet:wordnet_command",
             "look up ImageNet wnids in WordNet 3.0: names, gloss, hypernym path", [
@@ -240,6 +248,7 @@ COMMANDS = [
                 arg("--data", required=True, help="the dataset the task ids point into: a name or a path"),
                 arg("--out", required=True, help="the packed dataset folder to write"),
                 KIND,
+                QUIET,
             ]),
     Command(("label", "experiment"), "ilsvrc.label.commands:experiment_command",
             "label accuracy and cost vs workers per image and method, and a ConvNet trained on each", [
@@ -247,6 +256,7 @@ COMMANDS = [
                 arg("--out", default="runs/label-experiment", help="output folder (default runs/label-experiment)"),
                 arg("--quick", action="store_true", help="smaller settings, <= 3 minutes on 2 cores (labelled so)"),
                 arg("--seed", type=int, default=0, help="random seed (default 0)"),
+                QUIET,
             ]),
 ]
 
@@ -284,6 +294,7 @@ def main(argv: list[str] | None = None) -> int:
     if target is None:
         group.print_help()
         return 2
+    progress.set_quiet(args.pop("quiet", False))  # the one switch for bars and progress lines
     try:
         result = call(target, args)
     except IlsvrcError as e:

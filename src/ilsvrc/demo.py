@@ -57,7 +57,7 @@ def run_entries(data: Path, out: Path, budget: Budget) -> list[Path]:
     for step, (preset, epochs) in enumerate(convnets, start=2):
         run = out / preset.removeprefix("fashion-mnist-")
         print(f"[{step}/{total}] {preset}: {epochs} epoch(s)")
-        train(load_config(preset, [f"data.path={data}", f"train.epochs={epochs}"]), run, progress=True)
+        train(load_config(preset, [f"data.path={data}", f"train.epochs={epochs}"]), run)
         runs.append(run)
     return runs
 

@@ -25,20 +25,19 @@ APPROACH = "hand-designed features + SVM"
 
 def fit_baseline(features: str = "hog", data: str | Path = "fashion-mnist", out: str | Path | None = None,
                  train_limit: int | None = None, C: float | None = None, split: str = "val",
-                 workers: int | None = None, seed: int = 0, side: int | None = None, progress: bool = True) -> Path:
+                 workers: int | None = None, seed: int = 0, side: int | None = None) -> Path:
     """Fit, score and save a baseline run; returns its folder (default runs/baseline-FEATURES)."""
     options = BaselineOptions(features, C=DEFAULT_C if C is None else C, train_limit=train_limit, side=side,
                               seed=seed, workers=workers)
     out = Path(out or f"runs/baseline-{features}")
     check_output_folder(out, own=RUN_FILES)  # before minutes of feature extraction, not after
-    fit_and_save(options, data, out, split, progress)
+    fit_and_save(options, data, out, split)
     return out
 
 
-def fit_and_save(options: BaselineOptions, data: str | Path, out: str | Path, split: str = "val",
-                 progress: bool = True) -> tuple[FittedBaseline, RunScores]:
+def fit_and_save(options: BaselineOptions, data: str | Path, out: str | Path, split: str = "val") -> tuple[FittedBaseline, RunScores]:
     """Fit on the train split of `data`, score `split`, write the run folder; the baseline and its scores."""
-    baseline, scores, facts = train_baseline(options, str(data), split, progress)
+    baseline, scores, facts = train_baseline(options, str(data), split)
     results = {k: v for k, v in scores.result().items() if k != "confusion"}
     summary = {"name": baseline.name, "approach": APPROACH, "model": options.features,
                "top1_error": results["top1_error"], "top5_error": results["top5_error"],
@@ -52,9 +51,8 @@ def fit_and_save(options: BaselineOptions, data: str | Path, out: str | Path, sp
 
 def baseline_command(features: str = "hog", data: str = "fashion-mnist", out: str | None = None,
                      split: str = "val", train_limit: int | None = None, C: float | None = None,
-                     side: int | None = None, workers: int | None = None, seed: int = 0, json: bool = False,
-                     quiet: bool = False) -> int:
-    run = fit_baseline(features, data, out, train_limit, C, split, workers, seed, side, progress=not quiet)
+                     side: int | None = None, workers: int | None = None, seed: int = 0, json: bool = False) -> int:
+    run = fit_baseline(features, data, out, train_limit, C, split, workers, seed, side)
     record = jsonlib.loads((run / RECORD).read_text())
     if json:
         print(jsonlib.dumps({"run": str(run)} | record))

@@ -14,8 +14,8 @@ from functools import partial
 from typing import TYPE_CHECKING
 
 import numpy as np
-from tqdm import tqdm
 
+from ilsvrc import progress
 from ilsvrc.augment import center_crop
 from ilsvrc.baseline.features import grayscale
 from ilsvrc.data.images import resize_shorter
@@ -61,7 +61,7 @@ def _extract_chunk(extractor: Extractor, source: SplitImages, indices: np.ndarra
 
 
 def extract(extractor: Extractor, source: SplitImages, indices: np.ndarray, workers: int | None = None,
-            desc: str = "features", progress: bool = True) -> np.ndarray:
+            desc: str = "features") -> np.ndarray:
     """(len(indices), F) float32 features of the source's images at `indices`, in that order."""
     from joblib import Parallel, delayed
 
@@ -70,8 +70,7 @@ def extract(extractor: Extractor, source: SplitImages, indices: np.ndarray, work
     chunks = np.array_split(indices, max(1, -(-len(indices) // size)))
     job = partial(_extract_chunk, extractor, source)
     parts = []
-    with tqdm(total=len(indices), desc=desc, unit="img", disable=not progress, dynamic_ncols=True,
-              mininterval=0.5) as bar:
+    with progress.bar(len(indices), desc=desc) as bar:
         for part in Parallel(n_jobs=workers, return_as="generator")(delayed(job)(c) for c in chunks):
             parts.append(part)
             bar.update(len(part))

@@ -85,7 +85,7 @@ class FittedBaseline:
         """(N, K) decision values of (N, side, side, C) uint8 images."""
         return self.svm.decision(self.extractor.transform(images))
 
-    def split_scores(self, root, split: str, progress: bool = True) -> tuple[np.ndarray, np.ndarray]:
+    def split_scores(self, root, split: str) -> tuple[np.ndarray, np.ndarray]:
         """(N, K) decision values and (N,) labels of a packed split."""
         dataset = PackedDataset(root, split)
         if list(dataset.classes) != list(self.classes):
@@ -94,15 +94,14 @@ class FittedBaseline:
         if not len(dataset):
             raise DataError(root, f"split {split!r} holds no images")
         source = SplitImages(str(root), split, self.extractor.side, self.extractor.channels)
-        features = extract(self.extractor, source, np.arange(len(dataset)), self.workers, f"{split} features",
-                           progress)
+        features = extract(self.extractor, source, np.arange(len(dataset)), self.workers, f"{split} features")
         return self.svm.decision(features), dataset.labels()
 
-    def run_scores(self, data: str | None = None, split: str = "val", progress: bool = True) -> RunScores:
+    def run_scores(self, data: str | None = None, split: str = "val") -> RunScores:
         """Decision scores on a split of `data` (default: the training dataset), as ConvNet runs give."""
         root = ensure_packed(data or self.data)
         split = scored_split(root, split)
-        scores, labels = self.split_scores(root, split, progress)
+        scores, labels = self.split_scores(root, split)
         return RunScores(torch.from_numpy(scores), torch.from_numpy(labels).long(), list(self.classes),
                          list(self.class_names), split, "center")
 
@@ -130,24 +129,22 @@ class Timings(dict):
         self[key] = round(time.perf_counter() - began, 2)
 
 
-def train_baseline(options: BaselineOptions, data: str = "fashion-mnist", split: str = "val",
-                   progress: bool = True) -> tuple[FittedBaseline, RunScores, dict]:
+def train_baseline(options: BaselineOptions, data: str = "fashion-mnist", split: str = "val") -> tuple[FittedBaseline, RunScores, dict]:
     """Fit on the train split of `data`, score `split`; returns the baseline, its scores and facts to record."""
     timings = Timings()
     with timings.stage("total_s"):
         with timings.stage("train_seconds"):
-            root = ensure_packed(data, progress)
+            root = ensure_packed(data)
             split = scored_split(root, split)
             PackedDataset(root, split)  # a missing or truncated shard of the scored split fails now, not after fitting
-            baseline, train_images, feature_dim = _fit(options, root, data, timings, progress)
+            baseline, train_images, feature_dim = _fit(options, root, data, timings)
         with timings.stage("eval_features_s"):
-            scores = baseline.run_scores(str(root), split, progress)
+            scores = baseline.run_scores(str(root), split)
     facts = {"train_images": train_images, "feature_dim": feature_dim, "packed": str(root), "timings": timings}
     return baseline, scores, facts
 
 
-def _fit(options: BaselineOptions, root: Path, data: str, timings: Timings,
-         progress: bool) -> tuple[FittedBaseline, int, int]:
+def _fit(options: BaselineOptions, root: Path, data: str, timings: Timings) -> tuple[FittedBaseline, int, int]:
     """The fitted baseline, the number of training images and the feature dimension."""
     train = PackedDataset(root, "train")
     extractor = make_extractor(options.features, *_geometry(train, options), options.color)
@@ -157,7 +154,7 @@ def _fit(options: BaselineOptions, root: Path, data: str, timings: Timings,
     with timings.stage("fit_features_s"):
         _fit_features(extractor, source, indices, options)
     with timings.stage("train_features_s"):
-        features = extract(extractor, source, indices, options.workers, "train features", progress)
+        features = extract(extractor, source, indices, options.workers, "train features")
     with timings.stage("svm_s"):
         svm = LinearSvm.fit(features, labels[indices], len(train.classes), options.C, options.epochs,
                             options.seed, options.workers or -1)

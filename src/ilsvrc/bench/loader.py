@@ -131,8 +131,8 @@ def run(data: str, reference_root: str | None = None, batch: int = 128, workers:
         device: str = "auto", threads: int = 1, profile: bool = False) -> dict:
     dev = pick_device(device)
     _check_options(batch, workers, repeats, threads)
-    packed = ensure_packed(data, progress=False)
-    pipe = Pipeline.build(paper_data(packed, workers), seed=0, device=dev, progress=False)
+    packed = ensure_packed(data)
+    pipe = Pipeline.build(paper_data(packed, workers), seed=0, device=dev)
     root = Path(reference_root) if reference_root else reference_tree(packed, pipe.config.train_split)
     ref_loader = reference_loader(root, batch, workers, dev)
     n = len(pipe.dataset(pipe.config.train_split))

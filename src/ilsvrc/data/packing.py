@@ -13,7 +13,7 @@ from ilsvrc.data.readers.packed import read_index
 from ilsvrc.errors import ConfigError
 
 
-def ensure_packed(path_or_name: str, progress: bool = True) -> Path:
+def ensure_packed(path_or_name: str) -> Path:
     """A packed folder for any dataset: itself if packed, else packed once into the cache."""
     path = resolve(path_or_name)
     if detect_kind(path) == "packed":
@@ -24,7 +24,7 @@ def ensure_packed(path_or_name: str, progress: bool = True) -> Path:
     out = cache_root() / "packed" / (str(path_or_name) if not Path(path_or_name).exists() else path.name)
     if not (out / "index.json").exists():
         print(f"packing {path_or_name} into {out} (once)", file=sys.stderr)  # keeps --json output clean
-        prepare(path, out, progress=progress)
+        prepare(path, out)
     return out
 
 

@@ -22,7 +22,6 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 
 import numpy as np
-from tqdm import tqdm
 
 from ilsvrc.data import available_splits, detect_kind, open_dataset, resolve
 from ilsvrc.data.base import ArrayDataset, Dataset
@@ -31,6 +30,7 @@ from ilsvrc.data.readers import packed
 from ilsvrc.data.shards import Shard, write_shard
 from ilsvrc.data.stats import ImageStats
 from ilsvrc.errors import ConfigError, DataError
+from ilsvrc import progress
 from ilsvrc.files import check_output_folder, make_output_folder, write_json_atomic, write_npz_atomic
 
 CHUNK = 32  # images per task handed to a worker process
@@ -60,7 +60,7 @@ class PackOptions:
 
 
 def prepare(source: str | os.PathLike, out: str | os.PathLike, kind: str | None = None,
-            splits: list[str] | None = None, options: PackOptions = PackOptions(), progress: bool = True,
+            splits: list[str] | None = None, options: PackOptions = PackOptions(),
             reader_options: dict | None = None) -> dict:
     """Pack `source` into `out`; returns the index (also written to out/index.json).
 
@@ -76,11 +76,10 @@ def prepare(source: str | os.PathLike, out: str | os.PathLike, kind: str | None 
     # Every split is opened (its files found and their headers checked) before anything is written.
     datasets = {split: open_dataset(path, split, kind, **reader_options)
                 for split in splits or available_splits(path, kind)}
-    return pack_datasets(datasets, out, recipe, options, progress)
+    return pack_datasets(datasets, out, recipe, options)
 
 
-def pack_datasets(datasets: dict[str, Dataset], out: Path, recipe: dict, options: PackOptions,
-                  progress: bool = True) -> dict:
+def pack_datasets(datasets: dict[str, Dataset], out: Path, recipe: dict, options: PackOptions) -> dict:
     """Pack opened datasets, one per split, into `out` (checked by the caller); index.json last."""
     make_output_folder(out)
     for stale in out.glob("*.tmp"):
@@ -89,7 +88,7 @@ def pack_datasets(datasets: dict[str, Dataset], out: Path, recipe: dict, options
     for split, ds in datasets.items():
         index.update(classes=list(ds.classes), class_names=list(ds.class_names), multilabel=ds.multilabel,
                      dataset={"name": ds.name, "year": ds.year})
-        index["splits"][split] = pack_split(ds, out, recipe, options, progress)
+        index["splits"][split] = pack_split(ds, out, recipe, options)
     write_json_atomic(out / packed.INDEX, index)
     return index
 
@@ -118,12 +117,12 @@ def _default_shard_size(ds: Dataset, options: PackOptions) -> int:
     return 2000 if options.storage == "jpeg" else SHARD_BYTES // (options.shorter_side ** 2 * 3)
 
 
-def pack_split(ds: Dataset, out: Path, recipe: dict, options: PackOptions, progress: bool) -> dict:
+def pack_split(ds: Dataset, out: Path, recipe: dict, options: PackOptions) -> dict:
     """Pack one split into `out` (resuming verified shards); returns its index entry. Also used by label.relabel."""
     size = options.shard_size or _default_shard_size(ds, options)
     ranges = [(first, min(first + size, len(ds))) for first in range(0, len(ds), size)]
     start = time.perf_counter()
-    bar = tqdm(total=len(ds), desc=f"{ds.split}", unit="img", disable=not progress, dynamic_ncols=True)
+    bar = progress.bar(len(ds), desc=f"{ds.split}", leave=True)
     shards, total = [], None
     with _Encoder(ds, options) as encoder:
         for k, (first, end) in enumerate(ranges):

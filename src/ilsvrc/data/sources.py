@@ -22,8 +22,7 @@ import zlib
 from dataclasses import dataclass
 from pathlib import Path
 
-from tqdm import tqdm
-
+from ilsvrc import progress
 from ilsvrc.errors import ConfigError, DataError
 from ilsvrc.files import make_output_folder
 
@@ -154,7 +153,7 @@ def fetch_url(url: str, path: Path, md5: str) -> None:
 def copy_with_progress(response, out, size: int | None, label: str) -> str:
     """Copy a stream to a file with a progress bar (rate, ETA); returns the MD5 of what was copied."""
     digest = hashlib.md5(usedforsecurity=False)
-    with tqdm(total=size, unit="B", unit_scale=True, unit_divisor=1024, desc=label, disable=None) as bar:
+    with progress.bar(size, desc=label, unit="B", leave=True, unit_scale=True, unit_divisor=1024) as bar:
         while chunk := response.read(CHUNK):
             out.write(chunk)
             digest.update(chunk)

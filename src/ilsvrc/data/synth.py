@@ -36,6 +36,8 @@ import numpy as np
 from PIL import Image
 from tqdm import tqdm
 
+from ilsvrc import progress
+
 from ilsvrc.data.images import encode_jpeg
 from ilsvrc.data.imagenet_synsets import Synset, ilsvrc2012_synsets, meta_mat_bytes
 from ilsvrc.data.readers.ilsvrc2012 import (DEVKIT, DEVKIT_TAR, META_MAT, TRAIN_TAR, VAL_GROUND_TRUTH,
@@ -66,14 +68,14 @@ class Plan:
 
 
 def write_archives(out: str | Path, classes: int = 10, train_per_class: int = 20, val_per_class: int = 5,
-                   seed: int = 0, progress: bool = False) -> dict[str, Path]:
+                   seed: int = 0) -> dict[str, Path]:
     """Write the train tar, the val tar and the devkit into `out`; returns their paths."""
     check_sizes(classes, train_per_class, val_per_class)
     out = make_output_folder(out)
     remove_previous(out)
     plan = make_plan(classes, train_per_class, val_per_class, seed)
     paths = {"devkit": out / DEVKIT_TAR, "val": out / VAL_TAR, "train": out / TRAIN_TAR}
-    with tqdm(total=len(plan.train) + len(plan.val), unit="img", desc="synth", disable=not progress) as bar:
+    with progress.bar(len(plan.train) + len(plan.val), desc="synth", leave=True) as bar:
         with atomic_file(paths["devkit"]) as f:
             write_devkit(f, plan, train_per_class)
         with atomic_file(paths["val"]) as f:
@@ -85,7 +87,7 @@ def write_archives(out: str | Path, classes: int = 10, train_per_class: int = 20
 
 def synth_command(out: str, classes: int, train_per_class: int, val_per_class: int, seed: int) -> int:
     """`ilsvrc data synth`: write the archives, then say what was written."""
-    paths = write_archives(out, classes, train_per_class, val_per_class, seed, progress=True)
+    paths = write_archives(out, classes, train_per_class, val_per_class, seed)
     print(f"{classes} synsets, {classes * train_per_class} training and {classes * val_per_class} "
           f"validation images (seed {seed}):")
     for path in paths.values():

@@ -17,7 +17,7 @@ import numpy as np
 import torch
 from tqdm import tqdm
 
-from ilsvrc import metrics
+from ilsvrc import metrics, progress
 from ilsvrc.config import from_dict
 from ilsvrc.data.packing import scored_split
 from ilsvrc.engine import distributed
@@ -46,10 +46,9 @@ def predict_scores(model: torch.nn.Module, batches, precision: str = "fp32", mul
     return torch.cat(scores), torch.cat(labels)
 
 
-def scoring_bar(images: int, split: str, tta: str, enabled: bool = True) -> tqdm:
-    """Progress over the images of a split being scored (on a terminal's stderr, gone when done)."""
-    return tqdm(total=images, desc=f"{split} ({tta})", unit="img", leave=False,
-                disable=None if enabled else True, dynamic_ncols=True, mininterval=0.5)  # None: off unless a tty
+def scoring_bar(images: int, split: str, tta: str) -> tqdm:
+    """Progress over the images of a split being scored (gone when done)."""
+    return progress.bar(images, desc=f"{split} ({tta})")
 
 
 def summarize(scores: torch.Tensor, labels: torch.Tensor, num_classes: int) -> dict:
@@ -60,20 +59,19 @@ def summarize(scores: torch.Tensor, labels: torch.Tensor, num_classes: int) -> d
             "per_class_accuracy": metrics.per_class_accuracy(confusion).tolist(), "confusion": confusion.tolist()}
 
 
-def evaluate(model, pipeline: Pipeline, split: str, tta: str = "center", precision: str = "fp32",
-             progress: bool = False) -> dict:
+def evaluate(model, pipeline: Pipeline, split: str, tta: str = "center", precision: str = "fp32") -> dict:
     """The figures of `model` on a split (see `split_scores`)."""
-    return split_scores(model, pipeline, split, tta, precision, progress).result()
+    return split_scores(model, pipeline, split, tta, precision).result()
 
 
 def split_scores(model, pipeline: Pipeline, split: str, tta: str = "center", precision: str = "fp32",
-                 progress: bool = False, classes: tuple[list, list] | None = None) -> RunScores:
+                 classes: tuple[list, list] | None = None) -> RunScores:
     """`model`'s scores on a split; under torch.distributed each rank scores its share of the split and
     every rank gets the scores of the whole, in order. `classes` (ids, names): the model's, where they
     are not the dataset's (a checkpoint scored on other data)."""
     ds = pipeline.dataset(split)
     world = pipeline.world
-    bar = scoring_bar(len(shard_indices(len(ds), world)), split, tta, progress)
+    bar = scoring_bar(len(shard_indices(len(ds), world)), split, tta)
     scores, labels = predict_scores(model, pipeline.eval_batches(split, tta), precision, ds.multilabel, bar)
     scores, labels = gather_in_order(scores, len(ds), world), gather_in_order(labels, len(ds), world)
     ids, names = classes or (list(ds.classes), list(ds.class_names))
@@ -117,10 +115,10 @@ def convnet_scores(run: str, data: str | None = None, split: str = "val", tta: s
     config = from_dict(state["config"])
     tta = tta or config.train.eval_tta
     model = model_from_checkpoint(state, dev)
-    with distributed.process_group(world, dev):
+    with distributed.process_group(world, dev), progress.silenced(not world.is_main):
         pipeline = _pipeline_for(state, data, dev, world)
         precision = config.train.precision  # evaluate as the run was trained and validated
-        return split_scores(model, pipeline, scored_split(pipeline.root, split), tta, precision, world.is_main,
+        return split_scores(model, pipeline, scored_split(pipeline.root, split), tta, precision,
                             (list(state["classes"]), list(state["class_names"])))
 
 

@@ -56,9 +56,9 @@ class Pipeline:
 
     @classmethod
     def build(cls, config: DataConfig, seed: int, device: torch.device, stats: dict | None = None,
-              progress: bool = True, world: World = SINGLE) -> "Pipeline":
+              world: World = SINGLE) -> "Pipeline":
         """Training (stats of the train split) or evaluation with the statistics a checkpoint saved."""
-        root = ensure_packed(config.path, progress)
+        root = ensure_packed(config.path)
         if stats is None:
             stats = PackedDataset(root, config.train_split).stats
         pipe = cls(config, root, seed, device, {k: np.asarray(v) for k, v in stats.items()}, world)

@@ -24,8 +24,8 @@ from pathlib import Path
 
 import torch
 import torch.nn.functional as F
-from tqdm import tqdm
 
+from ilsvrc import progress
 from ilsvrc.config import RunConfig, load_config, save_config, to_dict
 from ilsvrc.data.packing import ensure_packed
 from ilsvrc.data.readers.packed import PackedDataset
@@ -162,16 +162,17 @@ def _seed_everything(seed: int, epoch: int, world: World = distributed.SINGLE) -
     torch.manual_seed(seed * 100003 + epoch + world.rank * 1_000_000_007)
 
 
-def train(config: RunConfig, out: str | Path, resume: bool = False, progress: bool = True) -> dict:
+def train(config: RunConfig, out: str | Path, resume: bool = False) -> dict:
     """Train as configured into `out`; returns the last epoch's metrics row.
 
-    Launched by torchrun (WORLD_SIZE > 1), the process joins the others and trains data-parallel.
+    Launched by torchrun (WORLD_SIZE > 1), the process joins the others and trains data-parallel;
+    rank 0 alone shows progress.
     """
     world = distributed.world_from_env()
     device = device_for(world, config.train.device)
     keep_memory = large_blocks_kept() if device.type == "cpu" else contextlib.nullcontext()
-    with distributed.process_group(world, device), keep_memory:
-        run = setup_run(config, Path(out), world, device, resume, progress and world.is_main)
+    with distributed.process_group(world, device), keep_memory, progress.silenced(not world.is_main):
+        run = setup_run(config, Path(out), world, device, resume)
         return run_epochs(run)
 
 
@@ -189,7 +190,6 @@ class Run:
     optimizer: torch.optim.Optimizer
     schedule: Schedule
     log: RunLog | None  # metrics.csv, written by rank 0 alone
-    progress: bool
     start: int = 0  # epochs already trained (a resumed run)
     best: float = math.inf  # the best validation top-1 error so far
 
@@ -216,16 +216,15 @@ class Run:
         self.start, self.best = state["epoch"], state["best_top1_error"]
 
 
-def setup_run(config: RunConfig, run_dir: Path, world: World, device: torch.device, resume: bool,
-              progress: bool) -> Run:
+def setup_run(config: RunConfig, run_dir: Path, world: World, device: torch.device, resume: bool) -> Run:
     """Data, model, optimizer and schedule for a run (restored from its last checkpoint when resuming)."""
     t = config.train
     if t.threads:
         torch.set_num_threads(t.threads)
     if world.is_main:
-        ensure_packed(config.data.path, progress)  # rank 0 packs a dataset the first time; the others wait
+        ensure_packed(config.data.path)  # rank 0 packs a dataset the first time; the others wait
     distributed.barrier(world)
-    pipeline = Pipeline.build(config.data, t.seed, device, progress=progress, world=world)
+    pipeline = Pipeline.build(config.data, t.seed, device, world=world)
     train_ds = pipeline.dataset(config.data.train_split)
     pipeline.dataset(config.data.val_split)  # a missing split or a damaged shard fails now, not after an epoch
     torch.manual_seed(t.seed)  # every rank starts from the same weights (DDP also broadcasts rank 0's)
@@ -237,7 +236,7 @@ def setup_run(config: RunConfig, run_dir: Path, world: World, device: torch.devi
     schedule = make_schedule(config.schedule, config.optim.lr, t.epochs,
                              len(train_ds) // config.optim.batch_size)
     run = Run(config, run_dir, world, pipeline, train_ds, model, forward, make_optimizer(config, model), schedule,
-              RunLog(run_dir, resume) if world.is_main else None, progress)
+              RunLog(run_dir, resume) if world.is_main else None)
     if resume:
         _resume(run, device)
     return run
@@ -259,7 +258,7 @@ def _resume(run: Run, device: torch.device) -> None:
     if run.log:
         run.log.truncate(run.start)
     distributed.barrier(run.world)  # every rank has read last.pt before rank 0 writes the next one
-    if run.start >= run.config.train.epochs and run.progress:
+    if run.start >= run.config.train.epochs and progress.enabled():
         print(f"nothing to do: {run.dir} already trained {run.start} epochs (raise --epochs to continue)")
 
 
@@ -286,8 +285,7 @@ def _epoch(run: Run, step, epoch: int) -> dict:
     t, batch_size = run.config.train, run.config.optim.batch_size
     _seed_everything(t.seed, epoch, run.world)
     began = time.perf_counter()
-    bar = tqdm(total=run.steps * batch_size, desc=f"epoch {epoch + 1}/{t.epochs}", unit="img",
-               disable=not run.progress, dynamic_ncols=True, leave=False, mininterval=0.5)
+    bar = progress.bar(run.steps * batch_size, desc=f"epoch {epoch + 1}/{t.epochs}")
     batches = run.pipeline.train_batches(epoch, distributed.per_rank_batch(batch_size, run.world))
     stats = train_one_epoch(run.forward, step, batches, run.schedule, run.optimizer, epoch, bar, run.world)
     bar.close()
@@ -305,7 +303,7 @@ def _validate(run: Run, epoch: int) -> dict:
     if not is_validation_epoch(epoch + 1, t.epochs, t.eval_every):
         return NOT_VALIDATED
     distributed.sync_buffers(run.model, run.world)
-    val = evaluate(run.model, run.pipeline, run.config.data.val_split, t.eval_tta, t.precision, run.progress)
+    val = evaluate(run.model, run.pipeline, run.config.data.val_split, t.eval_tta, t.precision)
     run.schedule.epoch_end(val["top1_error"])
     return val
 
@@ -313,7 +311,7 @@ def _validate(run: Run, epoch: int) -> dict:
 def _record_epoch(run: Run, row: dict, is_best: bool) -> None:
     """metrics.csv, the epoch's line and the checkpoints (rank 0's job)."""
     run.log.write(row)
-    if run.progress:
+    if progress.enabled():
         print(f"epoch {row['epoch']}/{run.config.train.epochs}: loss {row['train_loss']:.4f}"
               f"  train error {row['train_error']:.4f}  val top-1 {row['val_top1_error']:.4f}"
               f"  top-5 {row['val_top5_error']:.4f}  lr {row['lr']:.3g}  {row['seconds']:.1f}s  {row['img_s']:.0f} img/s")
@@ -336,7 +334,7 @@ def _write_summary(run: Run, row: dict, seconds: float) -> None:
 
 def train_command(config: str | None = None, out: str | None = None, data: str | None = None,
                   epochs: int | None = None, batch_size: int | None = None, device: str | None = None,
-                  set: list[str] | None = None, resume: str | None = None, quiet: bool = False) -> int:
+                  set: list[str] | None = None, resume: str | None = None) -> int:
     overrides = list(set or [])
     for key, value in (("data.path", data), ("train.epochs", epochs), ("optim.batch_size", batch_size),
                        ("train.device", device)):
@@ -351,7 +349,7 @@ def train_command(config: str | None = None, out: str | None = None, data: str |
         raise ConfigError("give --config and --out to start a run, or --resume RUN_DIR to continue one")
     if not resume:
         check_new_run_folder(out)  # a file, or a folder already holding a run: refused before any work
-    row = train(run_config, out, resume=bool(resume), progress=not quiet)
+    row = train(run_config, out, resume=bool(resume))
     if row and distributed.world_from_env().is_main:
         print(f"done: val top-1 error {row['val_top1_error'] * 100:.2f}%, top-5 {row['val_top5_error'] * 100:.2f}%"
               f" -> {out}")

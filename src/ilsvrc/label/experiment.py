@@ -22,6 +22,7 @@ from pathlib import Path
 
 import numpy as np
 
+from ilsvrc import progress
 from ilsvrc.config import load_config
 from ilsvrc.data.readers.packed import PackedDataset
 from ilsvrc.data.packing import ensure_packed
@@ -134,10 +135,12 @@ class Context:
         run = self.out / "runs" / name
         data = run / "data"
         shutil.rmtree(data, ignore_errors=True)  # labels differ from run to run: pack afresh
-        apply_labels(table, self.root, data, progress=False)
+        with progress.silenced():
+            apply_labels(table, self.root, data)
         began = time.perf_counter()
         overrides = [f"data.path={data}", f"train.epochs={self.budget.epochs}", f"train.seed={self.seed}"]
-        last = train(load_config(PRESET, overrides), run / "train", progress=False)
+        with progress.silenced():
+            last = train(load_config(PRESET, overrides), run / "train")
         shutil.rmtree(data)  # a copy of the images: the labels and the run are what matter
         row.update(test_accuracy=1 - last["val_top1_error"], train_seconds=round(time.perf_counter() - began, 1))
         print(f"  trained LeNet-5 on {row['images_kept']:,} images ({name}): test accuracy "

@@ -96,7 +96,7 @@ def _unique_images(table: LabelTable, splits, index, label) -> dict[str, SplitLa
 
 
 def apply_labels(table: LabelTable, data: str | os.PathLike, out: str | os.PathLike, kind: str | None = None,
-                 progress: bool = True) -> dict:
+                 ) -> dict:
     """Pack `data` into `out` with the crowd's labels on the splits they name; returns the packed index."""
     source = resolve(data)
     kind = kind or detect_kind(source)
@@ -112,7 +112,7 @@ def apply_labels(table: LabelTable, data: str | os.PathLike, out: str | os.PathL
         datasets[split] = crowd_subset(ds, crowd[split] if split in crowd else _everything(ds), table.where)
     recipe = {"source": str(source.resolve()), "kind": f"{kind}+crowd-labels", "labels": table.where,
               "labels_sha256": _digest(crowd)}
-    return write_packed(datasets, out, recipe, progress)
+    return write_packed(datasets, out, recipe)
 
 
 def _everything(ds: Dataset) -> SplitLabels:
@@ -180,11 +180,11 @@ class CrowdView(Dataset):
         return self.base.source(int(self.kept.index[self._check_index(i)]))
 
 
-def write_packed(datasets: dict[str, Dataset], out: str | os.PathLike, recipe: dict, progress: bool = True) -> dict:
+def write_packed(datasets: dict[str, Dataset], out: str | os.PathLike, recipe: dict) -> dict:
     """Pack ready-made datasets, one per split, as `ilsvrc data prepare` would; index.json last."""
     out, options = Path(out), PackOptions()
     recipe = {**recipe, **{k: v for k, v in asdict(options).items() if k != "workers"}}
     if (out / packed.INDEX).exists() and packed.read_index(out).get("recipe") != recipe:
         raise ConfigError(f"{out} already holds a packed dataset made otherwise; choose another --out or remove it")
     check_output_folder(out, own=packed.FILES)
-    return pack_datasets(datasets, out, recipe, options, progress)
+    return pack_datasets(datasets, out, recipe, options)

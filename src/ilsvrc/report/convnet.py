@@ -61,7 +61,7 @@ def load_convnet(run: str, data: str | None = None, device: str = "auto") -> Loa
     state = load_checkpoint(run, "best")
     config = from_dict(state["config"])
     data_config = replace(config.data, path=data) if data else config.data
-    pipeline = Pipeline.build(data_config, config.train.seed, dev, stats=state["data_stats"], progress=False)
+    pipeline = Pipeline.build(data_config, config.train.seed, dev, stats=state["data_stats"])
     return LoadedConvNet(model_from_checkpoint(state, dev), pipeline, dev)
 
 
