@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 
 from ilsvrc import __version__, progress
 from ilsvrc.config import TTA_CHOICES
+from ilsvrc.data.pack_options import STORAGES, PackOptions
 from ilsvrc.errors import IlsvrcError
 
 
@@ -19,6 +20,7 @@ def arg(*names, **kwargs):
     return names, kwargs
 
 
+PACK = PackOptions()  # the packer's defaults, shown in `data prepare --help`
 JSON = arg("--json", action="store_true", help="print machine-readable JSON instead of a table")
 QUIET = arg("--quiet", action="store_true", help="no progress bars or progress lines")
 KIND = arg("--kind", default=None, metavar="FORMAT",
@@ -154,15 +156,17 @@ COMMANDS = [
                 arg("--out", required=True, help="the packed dataset folder to write"),
                 KIND,
                 arg("--splits", default=None, help="comma-separated splits to convert (default: all)"),
-                arg("--shorter-side", type=int, default=256,
-                    help="resize large images so the shorter side is this many pixels (default 256, as the paper)"),
-                arg("--quality", type=int, default=90, help="JPEG quality of re-encoded large images (default 90)"),
-                arg("--shard-size", type=int, default=None,
+                arg("--shorter-side", type=int, default=PACK.shorter_side,
+                    help=f"resize large images so the shorter side is this many pixels "
+                         f"(default {PACK.shorter_side}, as the paper)"),
+                arg("--quality", type=int, default=PACK.quality,
+                    help=f"JPEG quality of re-encoded large images (default {PACK.quality})"),
+                arg("--shard-size", type=int, default=PACK.shard_size,
                     help="samples per shard (default: about 100 MB: 10000 small raw, 2000 JPEG, 500 large raw)"),
-                arg("--storage", choices=("jpeg", "raw"), default="jpeg",
-                    help="large images as jpeg (default: the whole image, ~25 kB) or raw (the central square "
-                         "as uint8 pixels, 196 kB at 256: read without decoding)"),
-                arg("--workers", type=int, default=None, help="decoding processes (default: all cores)"),
+                arg("--storage", choices=STORAGES, default=PACK.storage,
+                    help=f"large images as jpeg (the whole image, ~25 kB) or raw (the central square "
+                         f"as uint8 pixels, 196 kB at 256: read without decoding); default {PACK.storage}"),
+                arg("--workers", type=int, default=PACK.workers, help="decoding processes (default: all cores)"),
                 arg("--option", action="append", metavar="KEY=VALUE",
                     help="a reader option, repeatable: e.g. train_per_class=15 (Caltech), year=2007 (VOC), "
                          "label=coarse (CIFAR-100)"),

@@ -18,7 +18,7 @@ from __future__ import annotations
 import multiprocessing
 import os
 import time
-from dataclasses import asdict, dataclass
+from dataclasses import asdict
 from pathlib import Path
 
 import numpy as np
@@ -26,6 +26,7 @@ import numpy as np
 from ilsvrc.data import available_splits, detect_kind, open_dataset, resolve
 from ilsvrc.data.base import ArrayDataset, Dataset
 from ilsvrc.data.images import decode, encode_jpeg, resize_shorter
+from ilsvrc.data.pack_options import PackOptions
 from ilsvrc.data.readers import packed
 from ilsvrc.data.shards import Shard, write_shard
 from ilsvrc.data.stats import ImageStats
@@ -34,29 +35,7 @@ from ilsvrc import progress
 from ilsvrc.files import check_output_folder, make_output_folder, write_json_atomic, write_npz_atomic
 
 CHUNK = 32  # images per task handed to a worker process
-STORAGES = ("jpeg", "raw")
 SHARD_BYTES = 100_000_000  # default shard size of large raw images: about 500 of 256x256x3
-
-
-@dataclass(frozen=True)
-class PackOptions:
-    shorter_side: int = 256  # encoded storage: resize so the shorter side is this (the paper's 256)
-    quality: int = 90  # JPEG quality of re-encoded images
-    shard_size: int | None = None  # samples per shard; None: about 100 MB (10000 small, 2000 JPEG, 500 raw)
-    workers: int | None = None  # decoding processes; None: all cores
-    storage: str = "jpeg"  # large images: "jpeg" (whole image), or "raw" (central square, uint8 pixels)
-
-    def __post_init__(self):
-        if self.storage not in STORAGES:
-            raise ConfigError(f"--storage must be one of {', '.join(STORAGES)}, got {self.storage!r}")
-        if self.shorter_side < 8:
-            raise ConfigError(f"--shorter-side must be at least 8, got {self.shorter_side}")
-        if not 1 <= self.quality <= 100:
-            raise ConfigError(f"--quality must be in 1..100, got {self.quality}")
-        if self.shard_size is not None and self.shard_size < 1:
-            raise ConfigError(f"--shard-size must be positive, got {self.shard_size}")
-        if self.workers is not None and self.workers < 1:
-            raise ConfigError(f"--workers must be positive, got {self.workers}")
 
 
 def prepare(source: str | os.PathLike, out: str | os.PathLike, kind: str | None = None,
@@ -292,9 +271,9 @@ def parse_options(pairs: list[str] | None) -> dict:
     return options
 
 
-def prepare_command(source, out, kind=None, splits=None, shorter_side=256, quality=90, shard_size=None,
-                    workers=None, option=None, storage="jpeg") -> int:
-    options = PackOptions(shorter_side, quality, shard_size, workers, storage)
+def prepare_command(source, out, kind=None, splits=None, option=None, **pack_options) -> int:
+    """`ilsvrc data prepare`; `pack_options` are PackOptions' fields (their defaults live there alone)."""
+    options = PackOptions(**pack_options)
     index = prepare(source, out, kind, splits.split(",") if splits else None, options,
                     reader_options=parse_options(option))
     for split, entry in index["splits"].items():

@@ -1,0 +1,33 @@
+"""How `ilsvrc data prepare` packs images: the options and their defaults, in one place.
+
+A module of its own, free of heavy imports, so that the command line can show these defaults in
+its help without importing the packer.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from ilsvrc.errors import ConfigError
+
+STORAGES = ("jpeg", "raw")
+
+
+@dataclass(frozen=True)
+class PackOptions:
+    shorter_side: int = 256  # encoded storage: resize so the shorter side is this (the paper's 256)
+    quality: int = 90  # JPEG quality of re-encoded images
+    shard_size: int | None = None  # samples per shard; None: about 100 MB (10000 small, 2000 JPEG, 500 raw)
+    workers: int | None = None  # decoding processes; None: all cores
+    storage: str = "jpeg"  # large images: "jpeg" (whole image), or "raw" (central square, uint8 pixels)
+
+    def __post_init__(self):
+        if self.storage not in STORAGES:
+            raise ConfigError(f"--storage must be one of {', '.join(STORAGES)}, got {self.storage!r}")
+        if self.shorter_side < 8:
+            raise ConfigError(f"--shorter-side must be at least 8, got {self.shorter_side}")
+        if not 1 <= self.quality <= 100:
+            raise ConfigError(f"--quality must be in 1..100, got {self.quality}")
+        if self.shard_size is not None and self.shard_size < 1:
+            raise ConfigError(f"--shard-size must be positive, got {self.shard_size}")
+        if self.workers is not None and self.workers < 1:
+            raise ConfigError(f"--workers must be positive, got {self.workers}")
