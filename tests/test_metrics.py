@@ -8,9 +8,8 @@ from sklearn.metrics import confusion_matrix as sk_confusion_matrix
 from sklearn.metrics import recall_score
 
 from ilsvrc.errors import ConfigError, DataError
-from ilsvrc.metrics import (MeanMeter, TopkMeter, average_precision, average_precisions, confusion_matrix,
-                            mean_average_precision, per_class_accuracy, target_ranks, topk_correct, topk_errors,
-                            voc_labels)
+from ilsvrc.metrics import (average_precision, average_precisions, confusion_matrix, mean_average_precision,
+                            per_class_accuracy, target_ranks, topk_correct, topk_errors)
 
 # ---- top-k ----
 
@@ -75,24 +74,6 @@ def test_topk_rejects_bad_input():
         topk_errors(torch.zeros(0, 6), torch.zeros(0, dtype=torch.long))
     with pytest.raises(ConfigError, match="positive k values"):
         topk_errors(LOGITS, TARGETS, ks=(0, 5))
-
-
-def test_topk_meter_sums_counts_over_batches():
-    rng = np.random.default_rng(1)
-    logits, targets = torch.from_numpy(rng.normal(size=(103, 10))), torch.from_numpy(rng.integers(0, 10, 103))
-    meter = TopkMeter()
-    for start in range(0, 103, 25):  # uneven last batch: averaging batch averages would be wrong
-        meter.update(logits[start:start + 25], targets[start:start + 25])
-    assert meter.count == 103
-    assert meter.errors() == topk_errors(logits, targets)
-
-
-def test_mean_meter_weights_by_batch_size():
-    meter = MeanMeter()
-    assert math.isnan(meter.mean)
-    meter.update(2.0, 3)
-    meter.update(torch.tensor(6.0), 1)
-    assert meter.mean == 3.0 and meter.count == 4
 
 
 # ---- confusion ----
@@ -183,7 +164,7 @@ def test_ap_equals_the_devkit_on_random_cases():
         gt = rng.choice([1, -1, 0], size=n, p=[0.3, 0.6, 0.1])
         gt[0] = 1
         scores = rng.integers(0, 10, n).astype(np.float64)  # with ties
-        labels, difficult = voc_labels(gt)
+        labels, difficult = (gt > 0).astype(np.uint8), gt == 0  # the devkit's 1 present, -1 absent, 0 difficult
         for eleven in (False, True):
             assert average_precision(scores, labels, difficult, eleven) == pytest.approx(
                 devkit_ap(scores, gt, eleven), rel=1e-12, abs=1e-15)
@@ -209,13 +190,9 @@ def test_mean_average_precision_over_classes_with_positives():
     assert math.isnan(average_precision(s1, np.zeros(6, int)))
 
 
-def test_voc_labels_convert_the_devkit_convention():
-    labels, difficult = voc_labels([1, -1, 0, 1])
-    assert labels.tolist() == [1, 0, 0, 1] and difficult.tolist() == [False, False, True, False]
+def test_devkit_labels_are_refused_unconverted():
     with pytest.raises(DataError, match=r"^labels: values must be 0 or 1 \(convert the devkit's 1/-1/0"):
         average_precision([0.1, 0.2], [1, -1])
-    with pytest.raises(DataError, match="VOC labels must be 1"):
-        voc_labels([2])
 
 
 @pytest.mark.gpu

@@ -5,9 +5,6 @@
     per_class_accuracy(cm)
     mean_average_precision(scores, labels, difficult, eleven_point=True)   # VOC2007 classification
 
-    meter = TopkMeter()                                # over an epoch of batches
-    meter.update(logits, targets); meter.errors()
-
 Outputs and labels may be torch tensors (on any device) or numpy arrays. Scores may be logits
 or probabilities: only their order matters.
 """
@@ -103,14 +100,6 @@ def per_class_accuracy(confusion) -> torch.Tensor:
 # ---- PASCAL VOC: average precision ----
 
 
-def voc_labels(ground_truth) -> tuple[np.ndarray, np.ndarray]:
-    """(labels, difficult) from the VOC devkit's ground truth: 1 present, -1 absent, 0 difficult."""
-    ground_truth = np.asarray(ground_truth)
-    if not np.isin(ground_truth, (-1, 0, 1)).all():
-        raise DataError("ground truth", "VOC labels must be 1 (present), -1 (absent) or 0 (difficult)")
-    return (ground_truth > 0).astype(np.uint8), ground_truth == 0
-
-
 def _as_numpy(values) -> np.ndarray:
     return values.detach().cpu().numpy() if isinstance(values, torch.Tensor) else np.asarray(values)
 
@@ -118,7 +107,7 @@ def _as_numpy(values) -> np.ndarray:
 def _binary(labels) -> np.ndarray:
     labels = _as_numpy(labels)
     if not np.isin(labels, (0, 1)).all():
-        raise DataError("labels", "values must be 0 or 1 (convert the devkit's 1/-1/0 with voc_labels)")
+        raise DataError("labels", "values must be 0 or 1 (convert the devkit's 1/-1/0: present 1, absent and difficult 0)")
     return labels.astype(bool)
 
 
@@ -177,40 +166,3 @@ def mean_average_precision(scores, labels, difficult=None, eleven_point: bool = 
     aps = average_precisions(scores, labels, difficult, eleven_point)
     scored = aps[~np.isnan(aps)]
     return float(scored.mean()) if len(scored) else float("nan")
-
-
-# ---- running accumulators for a training or evaluation loop ----
-
-
-class MeanMeter:
-    """A running mean weighted by batch size: meter.update(loss.item(), len(batch)); meter.mean."""
-
-    def __init__(self):
-        self.total, self.count = 0.0, 0
-
-    def update(self, value: float, n: int = 1) -> None:
-        self.total += float(value) * n
-        self.count += n
-
-    @property
-    def mean(self) -> float:
-        return self.total / self.count if self.count else float("nan")
-
-
-class TopkMeter:
-    """Top-k errors over many batches, from summed counts (not an average of per-batch averages)."""
-
-    def __init__(self, ks: Iterable[int] = (1, 5)):
-        self.ks = tuple(ks)
-        self.correct: dict[int, int] = {}
-        self.count = 0
-
-    def update(self, outputs, targets) -> None:
-        for k, c in topk_correct(outputs, targets, self.ks).items():
-            self.correct[k] = self.correct.get(k, 0) + c
-        self.count += len(torch.as_tensor(targets))
-
-    def errors(self) -> dict[int, float]:
-        if not self.count:
-            raise DataError("outputs", "no samples to score")
-        return {k: (self.count - c) / self.count for k, c in self.correct.items()}

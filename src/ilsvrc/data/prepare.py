@@ -78,8 +78,6 @@ def _check_existing(out: Path, recipe: dict) -> None:
     if not (out / packed.INDEX).exists():
         return
     old = packed.read_index(out).get("recipe")
-    if old is not None:
-        old = {"storage": "jpeg", **old}  # folders packed before the storage option held JPEGs
     if old != recipe:
         raise ConfigError(f"{out} already holds a packed dataset made from {old and old.get('source')} with other "
                           "settings; choose another --out or remove it")

@@ -39,6 +39,10 @@ def normalization_for(config: DataConfig, stats: dict, device) -> Normalization:
     return Normalization(mean=torch.as_tensor(stats["mean"], dtype=torch.float32, device=device),
                          std=torch.as_tensor(stats["std"], dtype=torch.float32, device=device))
 
+# Small images are 10-cropped from the padded image that training cropped from; a run trained
+# without padding (data.pad 0) would get five identical views, so its views come from this border.
+TEN_CROP_PAD = 2
+
 
 @dataclass
 class Pipeline:
@@ -165,7 +169,7 @@ class Pipeline:
         if views == 1:
             crops = x[:, None]
         else:  # the 10 views of the padded image, each the training crop size
-            pad = self.config.pad or 2
+            pad = self.config.pad or TEN_CROP_PAD
             crops = ten_crop(F.pad(x, (pad, pad, pad, pad)), x.shape[-1])
         flat = self.normalization.apply_(crops.flatten(0, 1).float())  # .float() of uint8: a new tensor
         return flat.unflatten(0, crops.shape[:2])
@@ -177,7 +181,8 @@ def with_mirror_images(views: torch.Tensor) -> torch.Tensor:
 
 
 def _generator(seed: int, epoch: int, step: int, device: torch.device, world: World = SINGLE) -> torch.Generator:
-    key = [seed, epoch, step] + ([world.rank] if world.distributed else [])  # one process: as it always was
+    # Under torchrun the rank joins the key (each rank draws its own); one process keeps the 3-number key.
+    key = [seed, epoch, step] + ([world.rank] if world.distributed else [])
     gen = torch.Generator(device=device)
     gen.manual_seed(int(np.random.SeedSequence(key).generate_state(1)[0]))
     return gen

@@ -158,7 +158,7 @@ def is_validation_epoch(epoch: int, epochs: int, every: int) -> bool:
 
 def _seed_everything(seed: int, epoch: int, world: World = distributed.SINGLE) -> None:
     # Dropout and any other global randomness restart from (seed, epoch): resumed runs match.
-    # Each rank draws its own dropout masks; one process draws as it always did.
+    # Each rank draws its own dropout masks (the rank term is 0 for one process).
     torch.manual_seed(seed * 100003 + epoch + world.rank * 1_000_000_007)
 
 
