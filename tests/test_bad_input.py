@@ -12,8 +12,7 @@ from ilsvrc.data.prepare import PackOptions, prepare
 from ilsvrc.engine.checkpoint import check_new_run_folder, save_checkpoint
 from ilsvrc.engine.train import train
 from ilsvrc.errors import DataError
-from test_engine import tiny_config
-from test_prepare import write_idx
+from fixtures import tiny_config, write_split
 
 NOT_A_CHECKPOINT = "not a readable checkpoint: not a torch archive (truncated, or not written by `ilsvrc train`)"
 
@@ -24,8 +23,8 @@ def raw(tmp_path_factory):
     rng = np.random.default_rng(0)
     labels = np.arange(48) % 10
     images = rng.integers(0, 255, (48, 28, 28)).astype(np.uint8)
-    write_idx(root, "train", images[:32], labels[:32])
-    write_idx(root, "t10k", images[32:], labels[32:])
+    write_split(root, images[:32], labels[:32], "train", gz=True)
+    write_split(root, images[32:], labels[32:], "t10k", gz=True)
     return root
 
 

@@ -14,7 +14,7 @@ from ilsvrc.cli import main
 from ilsvrc.data.prepare import PackOptions, prepare
 from ilsvrc.errors import ConfigError, DataError
 from ilsvrc.baseline import is_baseline_run
-from test_prepare import write_idx
+from fixtures import write_split
 
 SUMMARY_KEYS = {"name", "approach", "model", "top1_error", "top5_error", "train_seconds", "params", "epochs",
                 "data", "split"}
@@ -37,8 +37,8 @@ def gratings(per_class: int, seed: int, classes: int = 4, side: int = 28) -> tup
 @pytest.fixture(scope="module")
 def packed(tmp_path_factory):
     root = tmp_path_factory.mktemp("gratings")
-    write_idx(root / "raw", "train", *gratings(40, seed=0))
-    write_idx(root / "raw", "t10k", *gratings(10, seed=1))
+    write_split(root / "raw", *gratings(40, seed=0), "train", gz=True)
+    write_split(root / "raw", *gratings(10, seed=1), "t10k", gz=True)
     prepare(root / "raw", root / "packed", options=PackOptions())
     return root / "packed"
 

@@ -64,9 +64,9 @@ def test_a_partial_tree_is_redone(packed, cache):
 
 
 def test_data_without_original_files_has_no_reference(tmp_path):
-    from test_prepare import write_idx
+    from fixtures import write_split
 
-    write_idx(tmp_path / "digits", "train", np.zeros((4, 28, 28), np.uint8), np.arange(4))
+    write_split(tmp_path / "digits", np.zeros((4, 28, 28), np.uint8), np.arange(4), "train", gz=True)
     with pytest.raises(DataError, match="has none: pass --reference-root"):
         bench.extract_tree(open_dataset(tmp_path / "digits", "train"), tmp_path / "tree")
 

@@ -3,7 +3,7 @@ import os
 import numpy as np
 import pytest
 
-from _image_fixtures import write_image
+from fixtures import write_image
 from ilsvrc.data import open_dataset
 from ilsvrc.data.readers import caltech
 from ilsvrc.errors import ConfigError, DataError

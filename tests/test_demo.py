@@ -1,20 +1,14 @@
 """`ilsvrc demo` end to end on a tiny learnable dataset: the three entries, results.json and the report."""
 import json
 
-import numpy as np
-
 from ilsvrc import demo as demo_module
 from ilsvrc.data.prepare import PackOptions, prepare
-from test_prepare import write_idx
+from fixtures import write_learnable_idx
 
 
 def make_tiny_packed(tmp_path):
     """A learnable 10-class set of 28x28 images, packed: each class is a brightness band."""
-    rng = np.random.default_rng(0)
-    labels = np.arange(120) % 10
-    images = (rng.integers(0, 60, (120, 28, 28)) + labels[:, None, None] * 19).astype(np.uint8)
-    write_idx(tmp_path / "raw", "train", images[:90], labels[:90])
-    write_idx(tmp_path / "raw", "t10k", images[90:], labels[90:])
+    write_learnable_idx(tmp_path / "raw", train=90, test=30)
     prepare(tmp_path / "raw", tmp_path / "packed", options=PackOptions())
 
 

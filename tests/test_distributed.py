@@ -5,7 +5,6 @@ import os
 import subprocess
 import sys
 
-import numpy as np
 import pytest
 import torch
 
@@ -18,7 +17,7 @@ from ilsvrc.engine.distributed import World
 from ilsvrc.engine.pipeline import Pipeline
 from ilsvrc.engine.train import train
 from ilsvrc.errors import ConfigError
-from test_prepare import write_idx
+from fixtures import write_learnable_idx
 
 TWO = [World(0, 2), World(1, 2)]
 
@@ -26,11 +25,7 @@ TWO = [World(0, 2), World(1, 2)]
 @pytest.fixture(scope="module")
 def packed(tmp_path_factory):
     root = tmp_path_factory.mktemp("ddp")
-    rng = np.random.default_rng(0)
-    labels = np.arange(100) % 10
-    images = (rng.integers(0, 60, (100, 28, 28)) + labels[:, None, None] * 19).astype(np.uint8)
-    write_idx(root / "raw", "train", images[:64], labels[:64])
-    write_idx(root / "raw", "t10k", images[64:], labels[64:])  # 36: not a multiple of the world size 8
+    write_learnable_idx(root / "raw", train=64, test=36)  # 36: not a multiple of the world size 8
     prepare(root / "raw", root / "packed", options=PackOptions())
     return root / "packed"
 

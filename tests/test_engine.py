@@ -16,25 +16,15 @@ from ilsvrc.errors import ConfigError, DataError
 from ilsvrc.engine.evaluation import evaluate, predict_scores
 from ilsvrc.scoring import run_scores
 from ilsvrc.models import create_model
-from test_prepare import write_idx
+from fixtures import tiny_config, write_learnable_idx
 
 
 @pytest.fixture(scope="module")
 def packed(tmp_path_factory):
     root = tmp_path_factory.mktemp("engine")
-    rng = np.random.default_rng(0)
-    labels = np.arange(96) % 10
-    images = (rng.integers(0, 60, (96, 28, 28)) + labels[:, None, None] * 19).astype(np.uint8)  # learnable
-    write_idx(root / "raw", "train", images[:64], labels[:64])
-    write_idx(root / "raw", "t10k", images[64:], labels[64:])
+    write_learnable_idx(root / "raw", train=64, test=32)
     prepare(root / "raw", root / "packed", options=PackOptions())
     return root / "packed"
-
-
-def tiny_config(packed, epochs, **extra):
-    sets = [f"data.path={packed}", f"train.epochs={epochs}", "optim.batch_size=16", "train.threads=1",
-            "schedule.kind=plateau", "schedule.patience=1", "data.pad=2", "data.flip=true"]
-    return load_config("fashion-mnist-lenet5", sets + [f"{k}={v}" for k, v in extra.items()])
 
 
 def test_resume_gives_identical_weights(packed, tmp_path):

@@ -2,7 +2,7 @@ import numpy as np
 import pytest
 from torchvision.datasets import ImageFolder
 
-from _image_fixtures import write_image
+from fixtures import write_image
 from ilsvrc.data import detect_kind, open_dataset
 from ilsvrc.data.readers import folder
 from ilsvrc.errors import ConfigError, DataError

@@ -6,7 +6,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from _idx_fixtures import idx_bytes, random_split, write_idx, write_split
+from fixtures import idx_bytes, random_split, write_idx, write_split
 from ilsvrc.data import open_dataset
 from ilsvrc.data.readers import idx
 from ilsvrc.errors import ConfigError, DataError

@@ -2,7 +2,7 @@
 import numpy as np
 import pytest
 
-from _label_fixtures import Blobs, votes_from_rows
+from fixtures import Blobs, votes_from_rows
 from ilsvrc.errors import ConfigError
 from ilsvrc.label.aggregate import aggregate
 from ilsvrc.label.crowd import parse_mix

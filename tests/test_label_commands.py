@@ -5,7 +5,7 @@ import json
 import numpy as np
 import pytest
 
-from _label_fixtures import write_csv_text, write_tiny_idx
+from fixtures import write_csv_text, write_tiny_idx
 from ilsvrc import cli
 from ilsvrc.data import open_dataset
 from ilsvrc.errors import ConfigError, DataError

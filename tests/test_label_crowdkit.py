@@ -2,7 +2,7 @@
 import numpy as np
 import pytest
 
-from _label_fixtures import Blobs
+from fixtures import Blobs
 from ilsvrc.label.aggregate import aggregate
 from ilsvrc.label.dawid_skene import dawid_skene
 from ilsvrc.label.result import vote_counts

@@ -3,7 +3,7 @@ import numpy as np
 import pytest
 from scipy.stats import hypergeom
 
-from _label_fixtures import votes_from_rows
+from fixtures import votes_from_rows
 from ilsvrc.errors import ConfigError, DataError
 from ilsvrc.label.aggregate import aggregate
 from ilsvrc.label.dynamic_consensus import dynamic_consensus, hypergeometric, occurrence

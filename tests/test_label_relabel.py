@@ -3,7 +3,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from _label_fixtures import write_csv_text, write_tiny_idx
+from fixtures import write_csv_text, write_tiny_idx
 from ilsvrc.data import open_dataset
 from ilsvrc.errors import ConfigError, DataError
 from ilsvrc.label.labels_io import LabelTable, read_labels

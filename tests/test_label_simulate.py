@@ -2,7 +2,7 @@
 import numpy as np
 import pytest
 
-from _label_fixtures import Blobs
+from fixtures import Blobs
 from ilsvrc.errors import ConfigError
 from ilsvrc.label.crowd import KINDS, Crowd, assign, parse_mix
 from ilsvrc.label.simulate import JobConfig, class_similarity, pick_members, simulate

@@ -2,7 +2,7 @@
 import numpy as np
 import pytest
 
-from _label_fixtures import votes_from_rows, write_csv_text
+from fixtures import votes_from_rows, write_csv_text
 from ilsvrc.errors import DataError
 from ilsvrc.label import votes as votes_module
 from ilsvrc.label.votes import read_gold, read_votes, write_votes

@@ -1,7 +1,5 @@
 """Packing: round trips from IDX (raw storage) and image folders (encoded storage), resume, bad input."""
-import gzip
 import json
-import struct
 
 import numpy as np
 import pytest
@@ -11,23 +9,15 @@ from ilsvrc.cli import main
 from ilsvrc.data import open_dataset
 from ilsvrc.data.prepare import PackOptions, prepare
 from ilsvrc.errors import ConfigError
-
-
-def write_idx(folder, prefix, images, labels):
-    folder.mkdir(parents=True, exist_ok=True)
-    n, h, w = images.shape
-    with gzip.open(folder / f"{prefix}-images-idx3-ubyte.gz", "wb") as f:
-        f.write(struct.pack(">IIII", 0x803, n, h, w) + images.tobytes())
-    with gzip.open(folder / f"{prefix}-labels-idx1-ubyte.gz", "wb") as f:
-        f.write(struct.pack(">II", 0x801, n) + labels.astype(np.uint8).tobytes())
+from fixtures import write_split
 
 
 @pytest.fixture
 def idx_dir(tmp_path):
     rng = np.random.default_rng(0)
     folder = tmp_path / "digits"
-    write_idx(folder, "train", rng.integers(0, 256, (50, 28, 28), dtype=np.uint8), np.arange(50) % 10)
-    write_idx(folder, "t10k", rng.integers(0, 256, (20, 28, 28), dtype=np.uint8), np.arange(20) % 10)
+    write_split(folder, rng.integers(0, 256, (50, 28, 28), dtype=np.uint8), np.arange(50) % 10, "train", gz=True)
+    write_split(folder, rng.integers(0, 256, (20, 28, 28), dtype=np.uint8), np.arange(20) % 10, "t10k", gz=True)
     return folder
 
 

@@ -21,8 +21,7 @@ from ilsvrc.report import write_report
 from ilsvrc.report.build import EXAMPLES, NEIGHBOURS, QUERIES, build_document, neighbour_rows
 from ilsvrc.report.convnet import load_convnet
 from ilsvrc.report.examples import pick_examples
-from test_engine import tiny_config
-from test_prepare import write_idx
+from fixtures import tiny_config, write_split
 
 SECTIONS = ("Results", "Learning curves", "First-layer filters", "Confusion matrix", "Top-5 predictions",
             "Nearest neighbours")
@@ -41,8 +40,8 @@ def packed(tmp_path_factory):
     for image, label in zip(images, labels):
         row, column = divmod(int(label), 5)
         image[3 + 12 * row:12 + 12 * row, 1 + 5 * column:6 + 5 * column] = 230
-    write_idx(root / "raw", "train", images[:100], labels[:100])
-    write_idx(root / "raw", "t10k", images[100:], labels[100:])
+    write_split(root / "raw", images[:100], labels[:100], "train", gz=True)
+    write_split(root / "raw", images[100:], labels[100:], "t10k", gz=True)
     prepare(root / "raw", root / "packed", options=PackOptions())
     return root / "packed"
 

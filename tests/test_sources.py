@@ -8,7 +8,7 @@ import urllib.request
 import numpy as np
 import pytest
 
-from _idx_fixtures import random_split, write_split
+from fixtures import random_split, write_split
 from ilsvrc.cli import main
 from ilsvrc.data import sources
 from ilsvrc.data.readers import idx

@@ -2,10 +2,10 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from _image_fixtures import write_image
+from fixtures import write_image
 from ilsvrc.data import detect_kind, open_dataset
 from ilsvrc.data.prepare import PackOptions, prepare
-from ilsvrc.data.readers import folder, voc
+from ilsvrc.data.readers import voc
 from ilsvrc.errors import ConfigError, DataError
 
 SPLIT_IDS = {"train": ["000005", "000007", "000009"], "val": ["000012", "000016"]}

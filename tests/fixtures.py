@@ -1,0 +1,138 @@
+"""What the test modules share, built in temporary folders: IDX files written from the spec (independently
+of the reader), the learnable toy dataset, image files, small vote tables, a tiny training config.
+
+Test modules import from here, never from one another.
+"""
+from __future__ import annotations
+
+import gzip
+import struct
+from pathlib import Path
+
+import numpy as np
+from PIL import Image
+
+from ilsvrc.config import load_config
+from ilsvrc.data.base import ArrayDataset
+from ilsvrc.label.votes import Votes
+
+# ---- IDX files (header layout from the IDX spec) ----
+
+
+def idx_bytes(array: np.ndarray, magic: int | None = None) -> bytes:
+    """An IDX file's bytes: magic (0x0000080D for D-dim uint8), D big-endian uint32 sizes, the values."""
+    magic = 0x0800 | array.ndim if magic is None else magic
+    return struct.pack(f">I{array.ndim}I", magic, *array.shape) + array.astype(np.uint8).tobytes()
+
+
+def write_idx(path: Path, array: np.ndarray, magic: int | None = None) -> Path:
+    """One IDX file; gzip-compressed when the name ends in .gz."""
+    data = idx_bytes(array, magic)
+    if path.suffix == ".gz":
+        data = gzip.compress(data)
+    path.write_bytes(data)
+    return path
+
+
+def write_split(folder: Path, images: np.ndarray, labels: np.ndarray, stem: str = "train",
+                prefix: str = "", gz: bool = False) -> None:
+    """images (N, H, W) and labels (N,) as PREFIXstem-images-idx3-ubyte[.gz] and PREFIXstem-labels-idx1-ubyte[.gz]."""
+    folder.mkdir(parents=True, exist_ok=True)
+    suffix = ".gz" if gz else ""
+    write_idx(folder / f"{prefix}{stem}-images-idx3-ubyte{suffix}", images)
+    write_idx(folder / f"{prefix}{stem}-labels-idx1-ubyte{suffix}", labels)
+
+
+def random_split(n: int = 5, h: int = 4, w: int = 3, classes: int = 10, seed: int = 0):
+    """Non-square images, so a swapped height and width cannot pass unnoticed."""
+    rng = np.random.default_rng(seed)
+    return rng.integers(0, 256, (n, h, w), dtype=np.uint8), rng.integers(0, classes, n).astype(np.uint8)
+
+
+# ---- the learnable toy dataset ----
+
+
+def learnable_images(n: int, classes: int = 10, noise: int = 60, step: int = 19,
+                     seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
+    """n 28x28 images where class c (= index mod classes) is a brightness band: noise + c * step."""
+    rng = np.random.default_rng(seed)
+    labels = np.arange(n) % classes
+    images = (rng.integers(0, noise, (n, 28, 28)) + labels[:, None, None] * step).astype(np.uint8)
+    return images, labels
+
+
+def write_learnable_idx(folder: Path, train: int, test: int, **options) -> Path:
+    """The toy dataset as IDX files: the first `train` images are the train split, the next `test` t10k."""
+    images, labels = learnable_images(train + test, **options)
+    write_split(folder, images[:train], labels[:train], "train", gz=True)
+    write_split(folder, images[train:], labels[train:], "t10k", gz=True)
+    return folder
+
+
+def tiny_config(packed, epochs: int, **extra):
+    """LeNet-5's preset on packed toy data: a few 16-image steps on one thread."""
+    sets = [f"data.path={packed}", f"train.epochs={epochs}", "optim.batch_size=16", "train.threads=1",
+            "schedule.kind=plateau", "schedule.patience=1", "data.pad=2", "data.flip=true"]
+    return load_config("fashion-mnist-lenet5", sets + [f"{k}={v}" for k, v in extra.items()])
+
+
+# ---- image files (Pillow) ----
+
+
+def pixels(seed: int, size: tuple[int, int] = (12, 9), channels: int = 3) -> np.ndarray:
+    """A random (H, W, C) uint8 image; size is (width, height) as Pillow counts it."""
+    rng = np.random.default_rng(seed)
+    return rng.integers(0, 256, (size[1], size[0], channels), dtype=np.uint8)
+
+
+def write_image(path: Path, seed: int = 0, size: tuple[int, int] = (12, 9), mode: str = "RGB",
+                format: str | None = None) -> np.ndarray:
+    """Write an image file (format from the extension unless given); returns what a decoder should read back."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    array = pixels(seed, size, 1 if mode == "L" else 3)
+    image = Image.fromarray(array[:, :, 0] if mode == "L" else array, mode)
+    image.save(path, format=format)
+    with Image.open(path) as written:  # JPEG is lossy: compare with what was actually stored
+        return np.asarray(written.convert("RGB"))
+
+
+# ---- votes and in-memory datasets for the labelling tests ----
+
+
+def votes_from_rows(rows: list[tuple[str, str, str]], classes: list[str]) -> Votes:
+    """Votes from (task, worker, label) names, codes numbered by first appearance as read_votes does."""
+    tasks, workers = {}, {}
+    task = [tasks.setdefault(t, len(tasks)) for t, _, _ in rows]
+    worker = [workers.setdefault(w, len(workers)) for _, w, _ in rows]
+    label = [classes.index(lab) for _, _, lab in rows]
+    return Votes(np.array(task, np.int32), np.array(worker, np.int32), np.array(label, np.int32),
+                 list(tasks), list(workers), list(classes))
+
+
+def write_csv_text(path, text: str):
+    path.write_text(text)
+    return path
+
+
+class Blobs(ArrayDataset):
+    """A labelled in-memory dataset: class c is a 12x12 image of brightness `levels[c]` plus noise."""
+
+    kind = "blobs"
+
+    def __init__(self, per_class: int, levels=(20, 40, 160, 230), seed: int = 0):
+        rng = np.random.default_rng(seed)
+        self.targets = np.repeat(np.arange(len(levels)), per_class)
+        noise = rng.integers(0, 10, (len(self.targets), 12, 12, 1))
+        self.images = (np.array(levels)[self.targets][:, None, None, None] + noise).astype(np.uint8)
+        self.classes = [f"c{k}" for k in range(len(levels))]
+        self.class_names = list(self.classes)
+        self.split = "train"
+
+    def source(self, i: int) -> str:
+        return f"blob#{i}"
+
+
+def write_tiny_idx(folder, train_per_class: int = 12, test_per_class: int = 3, classes: int = 10):
+    """A learnable IDX dataset (train + t10k) of 28x28 brightness bands, per_class images of each class."""
+    return write_learnable_idx(folder, train_per_class * classes, test_per_class * classes, classes=classes,
+                               noise=20, step=23)
