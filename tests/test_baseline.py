@@ -125,6 +125,11 @@ def test_cli_writes_a_run_and_prints_json(packed, tmp_path, capsys):
     printed = json.loads(capsys.readouterr().out)
     assert printed["run"] == str(out) and printed["train_images"] == 80 and printed["options"]["C"] == 16
     assert printed["extractor"]["side"] == 32 and printed["split"] == "test"
+    assert main(["eval", str(out), "--json"]) == 0  # one shape: the figures at the top level of both
+    evaluated = json.loads(capsys.readouterr().out)
+    assert evaluated["run"] == printed["run"] and evaluated["split"] == printed["split"]
+    assert evaluated["top1_error"] == printed["top1_error"] == printed["results"]["top1_error"]
+    assert evaluated["top5_error"] == printed["top5_error"] and evaluated["n"] == printed["n"]
     assert sorted(p.name for p in out.iterdir()) == ["baseline.json", "model.npz", "summary.json"]
 
 

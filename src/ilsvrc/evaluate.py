@@ -23,7 +23,7 @@ def eval_command(run: str, data: str | None = None, split: str = "val", tta: str
         return 0  # under torchrun, rank 0 reports
     result = r.result()
     if json:
-        print(jsonlib.dumps({k: v for k, v in result.items() if k != "confusion"} | {"split": r.split}))
+        print(jsonlib.dumps({"run": run} | {k: v for k, v in result.items() if k != "confusion"} | {"split": r.split}))
     else:
         _print_result(result, r.class_names, r.split)
     return 0
