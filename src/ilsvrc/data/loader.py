@@ -17,7 +17,7 @@ permutation is dealt out round-robin so the ranks see disjoint parts of it.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Callable
+from typing import Callable, Protocol
 
 import cv2
 import numpy as np
@@ -25,12 +25,17 @@ import simplejpeg
 import torch
 import torch.utils.data
 
-from ilsvrc.augment import RandomCrop
 from ilsvrc.data.base import Dataset
 from ilsvrc.errors import ConfigError, DataError
 
 # transform(image (H, W, C) uint8, rng) -> image (h, w, C) uint8
 Transform = Callable[[np.ndarray, np.random.Generator], np.ndarray]
+
+
+class CropWindows(Protocol):
+    """Draws a training crop's window (augment.RandomCrop does): an object with .top, .left, .flip."""
+
+    def window(self, height: int, width: int, rng: np.random.Generator): ...
 
 
 class EpochBatches(torch.utils.data.Sampler):
@@ -180,7 +185,7 @@ class JpegBatch:
 class _JpegSamples(torch.utils.data.Dataset):
     """Maps a (sample index, epoch) key to a stored JPEG file, its crop window and its label."""
 
-    def __init__(self, ds, crop: RandomCrop, seed: int):
+    def __init__(self, ds, crop: CropWindows, seed: int):
         self.ds, self.crop, self.seed = ds, crop, seed
 
     def __len__(self) -> int:
@@ -204,7 +209,7 @@ def collate_jpeg(samples) -> JpegBatch:
                      torch.tensor(labels, dtype=torch.int64))
 
 
-def make_jpeg_loader(ds, batch_size: int, crop: RandomCrop, seed: int = 0, shuffle: bool = True,
+def make_jpeg_loader(ds, batch_size: int, crop: CropWindows, seed: int = 0, shuffle: bool = True,
                      drop_last: bool = False, num_workers: int = 0, rank: int = 0, world_size: int = 1) -> Loader:
     """Like `make_loader` with `crop` as the transform, for JPEG-stored packed data, but the workers
     only read the files and draw the crops: `decode_crops` decodes them on the training device."""
