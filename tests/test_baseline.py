@@ -68,7 +68,7 @@ def test_hog_learns_the_orientations(hog_run):
     assert scores.result()["top1_error"] <= 0.05  # chance: 0.75
 
 
-@pytest.mark.parametrize("features", ["sift-bovw", "sift-fisher"])
+@pytest.mark.parametrize("features", [pytest.param("sift-bovw", marks=pytest.mark.slow), "sift-fisher"])
 def test_sift_encodings_learn_clearly_better_than_chance(features, packed, tmp_path):
     _, scores = fit_and_save(BaselineOptions(features, workers=1, fit_images=80), packed, tmp_path / features)
     assert scores.result()["top1_error"] <= 0.2  # chance: 0.75

@@ -127,6 +127,7 @@ def _torchrun(args, cwd):
                            "-m", "ilsvrc", *args], cwd=cwd, env=env, capture_output=True, text=True, timeout=300)
 
 
+@pytest.mark.slow  # a torchrun launch: two fresh Python processes importing torch
 def test_torchrun_two_processes_train_the_one_process_weights(packed, tmp_path):
     sets = ["train.threads=1", "data.pad=0", "data.flip=false", "schedule.kind=cosine"]
     one = tmp_path / "one"
@@ -156,6 +157,7 @@ def test_torchrun_two_processes_train_the_one_process_weights(packed, tmp_path):
     assert [r.split(",")[0] for r in (two / "metrics.csv").read_text().splitlines()[1:]] == ["1", "2", "3"]
 
 
+@pytest.mark.slow  # a torchrun launch: two fresh Python processes importing torch
 def test_torchrun_with_a_batch_that_does_not_divide_is_a_one_line_error_on_each_rank(packed, tmp_path):
     done = _torchrun(["train", "--config", "fashion-mnist-lenet5", "--data", str(packed), "--out",
                       str(tmp_path / "run"), "--batch-size", "15", "--quiet"], tmp_path)
@@ -179,6 +181,7 @@ def test_a_world_without_a_rendezvous_is_a_one_line_error(packed, tmp_path, caps
     assert err.endswith("(launch with torchrun)") and not (tmp_path / "run").exists()
 
 
+@pytest.mark.slow  # a torchrun launch: two fresh Python processes importing torch
 def test_torchrun_eval_gives_the_one_process_figures(packed, tmp_path, capsys):
     from ilsvrc.cli import main
 

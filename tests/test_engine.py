@@ -163,6 +163,7 @@ def test_voc_is_scored_by_mean_average_precision(tmp_path):
     assert result["mAP"] == pytest.approx(expected)
 
 
+@pytest.mark.slow  # the full-size AlexNet at 224 px
 def test_paper_recipe_runs_end_to_end_on_synthetic_ilsvrc(tmp_path):
     """The 2012 network and recipe on ILSVRC-2012-format archives: prepare, a few SGD steps, 10-crop eval."""
     from ilsvrc.data.synth import write_archives
@@ -183,6 +184,7 @@ def test_paper_recipe_runs_end_to_end_on_synthetic_ilsvrc(tmp_path):
     assert result["n"] == 3 and result["tta"] == "10crop" and 0 <= result["top1_error"] <= 1
 
 
+@pytest.mark.slow  # the full-size two-tower AlexNet at 224 px
 def test_the_two_tower_net_trains_from_the_command_line_and_reloads(tmp_path):
     """The paper's model-parallel AlexNet, each tower on its own device (here both on the CPU)."""
     from ilsvrc.data.synth import write_archives
