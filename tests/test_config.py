@@ -46,8 +46,8 @@ def test_overrides_apply_to_a_file_checked_first(tmp_path):
 @pytest.mark.parametrize("item, problem", [
     ("train.epochs=abc", "train.epochs must be an integer, got 'abc'"),
     ("optim.lr=abc", "optim.lr must be a number, got 'abc'"),
-    ("train.bogus=1", "unknown field train.bogus; train has: channels_last, compile, device, epochs, eval_every, "
-                      "eval_tta, precision, seed, sync_bn, threads"),
+    ("train.bogus=1", "unknown field train.bogus; train has: channels_last, checkpoint_every, compile, device, epochs, "
+                      "eval_every, eval_tta, precision, seed, sync_bn, threads"),
     ("train.epochs.x=1", "train.epochs is not a mapping; it has no field 'x'"),
     ("optim.lr=[1", "not a valid value (while parsing a flow sequence)"),
     ("model.options=3", "model.options must be a mapping, got 3"),

@@ -64,7 +64,10 @@ COMMANDS = [
                 arg("--device", default=None, help="auto (default), cpu, cuda, cuda:N"),
                 arg("--set", action="append", metavar="SECTION.FIELD=VALUE",
                     help="override any config field, repeatable: --set optim.lr=0.05"),
-                arg("--resume", default=None, metavar="RUN_DIR", help="continue a run from its last checkpoint"),
+                arg("--resume", default=None, metavar="RUN_DIR",
+                    help="continue a run from its last checkpoint (mid-epoch ones too); `--resume auto --out RUN "
+                         "--config NAME` resumes RUN if it holds a checkpoint and starts it otherwise (requeued jobs). "
+                         "SIGTERM or SIGUSR1 stop a run after the current step with a checkpoint, exit status 75"),
                 QUIET,
             ]),
     Command(("eval",), "ilsvrc.evaluate:eval_command",
@@ -303,8 +306,8 @@ def main(argv: list[str] | None = None) -> int:
         result = call(target, args)
     except IlsvrcError as e:
         _close_progress_bars()
-        print(f"ilsvrc: error: {e}", file=sys.stderr)
-        return 1
+        print(f"ilsvrc: {getattr(e, 'label', 'error')}: {e}", file=sys.stderr)
+        return getattr(e, "exit_code", 1)
     except KeyboardInterrupt:
         _close_progress_bars()
         print("ilsvrc: interrupted", file=sys.stderr)

@@ -105,12 +105,15 @@ class TrainConfig:
     eval_every: int = 1  # validate every N epochs and after the last (0: after the last only)
     threads: int = 0  # CPU threads for torch (0: torch's default)
     sync_bn: bool = False  # under torchrun on GPUs: BatchNorm statistics over the global batch
+    checkpoint_every: int = 0  # also write checkpoints/last.pt every N steps (0: at the end of each epoch only)
 
     def __post_init__(self):
         _check(self.epochs >= 1, f"train.epochs must be at least 1, got {self.epochs}")
         _check(self.precision in ("fp32", "bf16"), f"train.precision must be fp32 or bf16, got {self.precision!r}")
         _check(self.eval_every >= 0, f"train.eval_every must not be negative, got {self.eval_every}")
         _check(self.threads >= 0, f"train.threads must not be negative (0: torch's default), got {self.threads}")
+        _check(self.checkpoint_every >= 0,
+               f"train.checkpoint_every must not be negative (0: every epoch), got {self.checkpoint_every}")
         _check(self.eval_tta in TTA_CHOICES,
                f"train.eval_tta must be one of {', '.join(TTA_CHOICES)}, got {self.eval_tta!r}")
 

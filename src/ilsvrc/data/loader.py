@@ -55,10 +55,11 @@ class EpochBatches(torch.utils.data.Sampler):
         self.n, self.batch_size, self.seed, self.shuffle = n, batch_size, seed, shuffle
         self.drop_last, self.rank, self.world_size = drop_last, rank, world_size
         self.even = shuffle if even is None else even
-        self.epoch = 0
+        self.epoch = self.start = 0
 
-    def set_epoch(self, epoch: int) -> None:
-        self.epoch = epoch
+    def set_epoch(self, epoch: int, start: int = 0) -> None:
+        """The epoch to deal, from its batch `start` on (a run resumed in the middle of an epoch)."""
+        self.epoch, self.start = epoch, start
 
     def indices(self) -> np.ndarray:
         """This rank's sample indices for the current epoch, in order."""
@@ -72,7 +73,7 @@ class EpochBatches(torch.utils.data.Sampler):
 
     def __iter__(self):
         mine = self.indices()
-        for start in range(0, len(mine), self.batch_size):
+        for start in range(self.start * self.batch_size, len(mine), self.batch_size):
             batch = mine[start:start + self.batch_size]
             if self.drop_last and len(batch) < self.batch_size:
                 return
@@ -80,7 +81,7 @@ class EpochBatches(torch.utils.data.Sampler):
 
     def __len__(self) -> int:
         share = len(self.indices())
-        return share // self.batch_size if self.drop_last else -(-share // self.batch_size)
+        return max(0, (share // self.batch_size if self.drop_last else -(-share // self.batch_size)) - self.start)
 
 
 class _Samples(torch.utils.data.Dataset):
@@ -150,8 +151,8 @@ class Loader:
             collate_fn=collate_fn, pin_memory=pin_memory, worker_init_fn=_init_worker,
             persistent_workers=num_workers > 0)
 
-    def set_epoch(self, epoch: int) -> None:
-        self.sampler.set_epoch(epoch)
+    def set_epoch(self, epoch: int, start: int = 0) -> None:
+        self.sampler.set_epoch(epoch, start)
 
     def __iter__(self):
         return iter(self.dataloader)

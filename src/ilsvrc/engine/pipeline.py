@@ -25,7 +25,7 @@ import torch.nn.functional as F
 
 from ilsvrc.augment import EvalTransform, Normalization, PcaLighting, RandomCrop, TrainTransform, ten_crop
 from ilsvrc.config import DataConfig
-from ilsvrc.data.loader import EpochBatches, make_loader
+from ilsvrc.data.loader import EpochBatches, Loader, make_loader
 from ilsvrc.data.packing import ensure_packed
 from ilsvrc.data.readers.packed import PackedDataset
 from ilsvrc.data.readers.packed import read_index as packed_index
@@ -53,6 +53,7 @@ class Pipeline:
     stats: dict  # of the training split: mean_image, mean, std, eigvals, eigvecs (0..255)
     world: World = SINGLE  # the training processes; each rank loads its share of every batch
     _resident_splits: dict = field(default_factory=dict, repr=False)
+    _loaders: dict = field(default_factory=dict, repr=False)  # one per purpose, kept with their workers
 
     def __post_init__(self):
         self.normalization = normalization_for(self.config, self.stats, self.device)
@@ -106,25 +107,34 @@ class Pipeline:
         """The generator of a training batch's per-batch draws (lighting; small images' crops)."""
         return _generator(self.seed, epoch, step, self.device, self.world)
 
-    def train_batches(self, epoch: int, batch_size: int):
+    def train_batches(self, epoch: int, batch_size: int, start: int = 0):
+        """This rank's batches of `epoch` from step `start` on (0, unless a run resumes mid-epoch)."""
         if self.small:
-            yield from self._small_train(epoch, batch_size)
+            yield from self._small_train(epoch, batch_size, start)
             return
-        transform = self.train_transform()
-        loader = make_loader(self.dataset(self.config.train_split), batch_size, transform.sample, self.seed,
-                             shuffle=True, drop_last=True, num_workers=self.config.workers,
-                             rank=self.world.rank, world_size=self.world.size)
-        loader.set_epoch(epoch)
-        for step, (images, labels) in enumerate(loader):
+        loader, transform = self._train_loader(batch_size)
+        loader.set_epoch(epoch, start)
+        for step, (images, labels) in enumerate(loader, start):
             gen = self.batch_generator(epoch, step)
             yield transform(images.to(self.device, non_blocking=True), gen), labels.to(self.device)
 
-    def _small_train(self, epoch: int, batch_size: int):
+    def _train_loader(self, batch_size: int) -> tuple[Loader, TrainTransform]:
+        """One loader for the whole run: its worker processes start once, not every epoch."""
+        key = ("train", batch_size)
+        if key not in self._loaders:
+            transform = self.train_transform()
+            loader = make_loader(self.dataset(self.config.train_split), batch_size, transform.sample, self.seed,
+                                 shuffle=True, drop_last=True, num_workers=self.config.workers,
+                                 rank=self.world.rank, world_size=self.world.size)
+            self._loaders[key] = (loader, transform)
+        return self._loaders[key]
+
+    def _small_train(self, epoch: int, batch_size: int, start: int = 0):
         images, labels = self._resident(self.config.train_split)
         sampler = EpochBatches(len(images), batch_size, self.seed, shuffle=True, drop_last=True,
                                rank=self.world.rank, world_size=self.world.size)
-        sampler.set_epoch(epoch)
-        for step, batch in enumerate(sampler):
+        sampler.set_epoch(epoch, start)
+        for step, batch in enumerate(sampler, start):
             index = torch.as_tensor([i for i, _ in batch], device=self.device)
             gen = self.batch_generator(epoch, step)
             x = random_pad_crop_flip(images[index], self.config.pad, self.config.flip, gen)
@@ -159,9 +169,13 @@ class Pipeline:
                 x = images[start:start + batch_size].permute(0, 3, 1, 2)  # (B, C, H, W) uint8
                 yield self._small_views(x, views), labels[start:start + batch_size]
             return
-        transform = EvalTransform(self.config.crop, self.config.region, views, self.normalization)
-        loader = make_loader(self.dataset(split), batch_size, transform.sample, shuffle=False,
-                             num_workers=self.config.workers, rank=self.world.rank, world_size=self.world.size)
+        key = ("eval", split, views, batch_size)
+        if key not in self._loaders:  # kept for the run, like the training loader
+            transform = EvalTransform(self.config.crop, self.config.region, views, self.normalization)
+            loader = make_loader(self.dataset(split), batch_size, transform.sample, shuffle=False,
+                                 num_workers=self.config.workers, rank=self.world.rank, world_size=self.world.size)
+            self._loaders[key] = (loader, transform)
+        loader, transform = self._loaders[key]
         for images, labels in loader:
             yield transform(images.to(self.device)), labels.to(self.device)
 

@@ -34,9 +34,11 @@ from ilsvrc.engine.allocator import large_blocks_kept
 from ilsvrc.engine.checkpoint import check_new_run_folder, load_checkpoint, save_checkpoint
 from ilsvrc.engine.devices import autocast, device_for
 from ilsvrc.engine.distributed import World
+from ilsvrc.engine.epoch import EpochTally, train_one_epoch
 from ilsvrc.engine.evaluation import evaluate
 from ilsvrc.engine.pipeline import Pipeline
 from ilsvrc.engine.schedule import Schedule, make_schedule
+from ilsvrc.engine.stopping import RunStopped, StopSignals, signal_name
 from ilsvrc.errors import ConfigError
 from ilsvrc.files import write_json_atomic
 from ilsvrc.models import config_to_dict, create_model
@@ -74,28 +76,6 @@ def fused_if_supported(optimizer_class, params: list, **options) -> torch.optim.
         return optimizer_class(params, fused=True, **options)
     except (RuntimeError, ValueError, TypeError):  # older torch: fused kernels for CUDA only
         return optimizer_class(params, **options)
-
-
-def train_one_epoch(model, step_fn, batches, schedule: Schedule, optimizer, epoch: int, bar,
-                    world: World = distributed.SINGLE) -> dict:
-    """One pass over this rank's batches; the loss and error returned are those of all ranks."""
-    model.train()
-    loss_sum = wrong = seen = 0
-    for step, (x, y) in enumerate(batches):
-        for group in optimizer.param_groups:
-            group["lr"] = schedule.lr_at(epoch, step)
-        loss, logits = step_fn(x, y)
-        n = len(y)
-        loss_sum += loss.item() * n
-        wrong += (logits.argmax(1) != y).sum().item()
-        seen += n
-        bar.update(n * world.size)  # every rank steps together: the bar counts the global batch
-        if step % 20 == 0:  # refreshing the postfix every step would cost more than the bar is worth
-            bar.set_postfix(loss=f"{loss_sum / seen:.3f}", err=f"{wrong / seen:.3f}", lr=f"{group['lr']:.3g}",
-                            refresh=False)
-    device = next(model.parameters()).device
-    loss_sum, wrong, seen = distributed.sum_over_ranks([loss_sum, wrong, seen], world, device)
-    return {"train_loss": loss_sum / max(seen, 1), "train_error": wrong / max(seen, 1), "images": int(seen)}
 
 
 def make_step(model, optimizer, config: RunConfig, device: torch.device):
@@ -156,12 +136,6 @@ def is_validation_epoch(epoch: int, epochs: int, every: int) -> bool:
     return epoch == epochs or (every > 0 and epoch % every == 0)
 
 
-def _seed_everything(seed: int, epoch: int, world: World = distributed.SINGLE) -> None:
-    # Dropout and any other global randomness restart from (seed, epoch): resumed runs match.
-    # Each rank draws its own dropout masks (the rank term is 0 for one process).
-    torch.manual_seed(seed * 100003 + epoch + world.rank * 1_000_000_007)
-
-
 def train(config: RunConfig, out: str | Path, resume: bool = False) -> dict:
     """Train as configured into `out`; returns the last epoch's metrics row.
 
@@ -191,6 +165,8 @@ class Run:
     schedule: Schedule
     log: RunLog | None  # metrics.csv, written by rank 0 alone
     start: int = 0  # epochs already trained (a resumed run)
+    start_step: int = 0  # steps of epoch `start` already trained (a run resumed mid-epoch)
+    tally: EpochTally | None = None  # and their loss and error sums
     best: float = math.inf  # the best validation top-1 error so far
 
     @property
@@ -198,10 +174,12 @@ class Run:
         """Training steps per epoch (the last partial global batch is dropped)."""
         return len(self.train_ds) // self.config.optim.batch_size
 
-    def state(self, epoch: int, row: dict) -> dict:
-        """A checkpoint after `epoch` epochs: enough to rebuild the model alone, or to resume the run."""
+    def state(self, epoch: int, row: dict, step: int = 0, tally: EpochTally | None = None) -> dict:
+        """A checkpoint after `epoch` epochs and `step` steps of the next (with their `tally` over all ranks):
+        enough to rebuild the model alone, or to resume the run at exactly that step."""
         return {"model_config": config_to_dict(self.model), "model": self.model.state_dict(),
                 "optimizer": self.optimizer.state_dict(), "schedule": self.schedule.state_dict(), "epoch": epoch,
+                "step": step, "tally": (tally or EpochTally()).state_dict(),
                 "best_top1_error": self.best, "config": to_dict(self.config), "metrics": row,
                 "classes": list(self.train_ds.classes), "class_names": list(self.train_ds.class_names),
                 "data_stats": {k: torch.as_tensor(v) for k, v in self.pipeline.stats.items()
@@ -214,6 +192,9 @@ class Run:
         self.optimizer.load_state_dict(state["optimizer"])
         self.schedule.load_state_dict(state["schedule"])
         self.start, self.best = state["epoch"], state["best_top1_error"]
+        self.start_step = state.get("step", 0)
+        # The tally saved is all ranks' sum: rank 0 carries it on, the others start again from zero.
+        self.tally = EpochTally(**state.get("tally", {})) if self.world.is_main else EpochTally()
 
 
 def setup_run(config: RunConfig, run_dir: Path, world: World, device: torch.device, resume: bool) -> Run:
@@ -263,38 +244,69 @@ def _resume(run: Run, device: torch.device) -> None:
 
 
 def run_epochs(run: Run) -> dict:
-    """The epoch loop: train, validate when due, record; the last epoch's row."""
+    """The epoch loop: train, validate when due, record; the last epoch's row. On SIGTERM, SIGUSR1 or
+    Ctrl-C the step in flight finishes, a checkpoint of that step is written and RunStopped is raised."""
     t = run.config.train
     step = make_step(run.forward, run.optimizer, run.config, run.pipeline.device)
     row, best_row, began_run = {}, {}, time.perf_counter()
-    for epoch in range(run.start, t.epochs):
-        row = _epoch(run, step, epoch)
-        is_best = row["val_top1_error"] < run.best
-        if is_best:
-            run.best, best_row = row["val_top1_error"], row
-        if run.world.is_main:
-            _record_epoch(run, row, is_best)
+    with StopSignals() as stop:
+        for epoch in range(run.start, t.epochs):
+            row = _epoch(run, step, epoch, stop)
+            best_row = _after_epoch(run, row) or best_row
     if best_row and run.world.is_main:  # the table's figures are those of the best checkpoint, which eval loads
         _write_summary(run, best_row, time.perf_counter() - began_run)
     distributed.barrier(run.world)  # no rank returns before the run folder is complete
     return row
 
 
-def _epoch(run: Run, step, epoch: int) -> dict:
-    """Train one epoch, validate if it is due; the epoch's metrics row."""
+def _after_epoch(run: Run, row: dict) -> dict | None:
+    """Record the epoch (rank 0) and keep track of the best; the row if it is the best so far."""
+    is_best = row["val_top1_error"] < run.best
+    if is_best:
+        run.best = row["val_top1_error"]
+    if run.world.is_main:
+        _record_epoch(run, row, is_best)
+    return row if is_best else None
+
+
+def _epoch(run: Run, step, epoch: int, stop: StopSignals) -> dict:
+    """Train one epoch (from a resumed step, the first time), validate if it is due; the epoch's metrics row."""
     t, batch_size = run.config.train, run.config.optim.batch_size
-    _seed_everything(t.seed, epoch, run.world)
+    start, tally = (run.start_step, run.tally) if epoch == run.start else (0, None)
     began = time.perf_counter()
-    bar = progress.bar(run.steps * batch_size, desc=f"epoch {epoch + 1}/{t.epochs}")
-    batches = run.pipeline.train_batches(epoch, distributed.per_rank_batch(batch_size, run.world))
-    stats = train_one_epoch(run.forward, step, batches, run.schedule, run.optimizer, epoch, bar, run.world)
+    bar = progress.bar(run.steps * batch_size, desc=f"epoch {epoch + 1}/{t.epochs}", initial=start * batch_size)
+    batches = run.pipeline.train_batches(epoch, distributed.per_rank_batch(batch_size, run.world), start)
+    tally = train_one_epoch(run.forward, step, batches, run.schedule, run.optimizer, epoch, bar, t.seed, run.world,
+                            start, tally, _between_steps(run, epoch, stop))
     bar.close()
+    stats = tally.summary(run.world, run.pipeline.device)
     train_seconds = time.perf_counter() - began
     val = _validate(run, epoch)
     return {"epoch": epoch + 1, "train_loss": stats["train_loss"], "train_error": stats["train_error"],
             "val_top1_error": val["top1_error"], "val_top5_error": val["top5_error"],
             "lr": run.optimizer.param_groups[0]["lr"], "seconds": time.perf_counter() - began,
             "img_s": stats["images"] / train_seconds}
+
+
+def _between_steps(run: Run, epoch: int, stop: StopSignals):
+    """After each step: a checkpoint every train.checkpoint_every steps, and on a stop signal one more
+    checkpoint, then RunStopped. Every rank decides alike, so the collectives below match."""
+    every = run.config.train.checkpoint_every
+
+    def after(done: int, tally: EpochTally) -> None:
+        signum = stop.requested(run.world, run.pipeline.device)
+        if not signum and not (every and done % every == 0 and done < run.steps):
+            return
+        total = EpochTally(*distributed.sum_over_ranks([tally.loss_sum, tally.wrong, tally.seen], run.world,
+                                                       run.pipeline.device))
+        if run.world.is_main:
+            save_checkpoint(run.dir / "checkpoints" / "last.pt", run.state(epoch, {}, done, total))
+        if signum:
+            distributed.barrier(run.world)  # the checkpoint is whole before any rank exits
+            raise RunStopped(f"{run.dir}: {signal_name(signum)} at epoch {epoch + 1}, step {done}/{run.steps}; "
+                             f"checkpoint written, continue with: ilsvrc train --resume {run.dir}", signum)
+
+    return after
 
 
 def _validate(run: Run, epoch: int) -> dict:
@@ -340,6 +352,7 @@ def train_command(config: str | None = None, out: str | None = None, data: str |
                        ("train.device", device)):
         if value is not None:
             overrides.append(f"{key}={value}")
+    resume = _auto_resume(out, config) if resume == "auto" else resume
     if resume:
         run_config = _resumed_config(Path(resume), overrides)
         out = resume
@@ -361,3 +374,15 @@ def _resumed_config(run_dir: Path, overrides: list[str]) -> RunConfig:
     if not path.is_file():
         raise ConfigError(f"{run_dir}: not a run folder (no config.yaml)")
     return load_config(str(path), overrides)
+
+
+def _auto_resume(out: str | None, config: str | None) -> str | None:
+    """`--resume auto`: the run folder if it holds a checkpoint, else None (start it), so that one command
+    line can be requeued after every preemption."""
+    if not out:
+        raise ConfigError("--resume auto needs --out RUN_DIR (and --config, to start the run the first time)")
+    if (Path(out) / "checkpoints" / "last.pt").is_file():
+        return out
+    if not config:
+        raise ConfigError(f"{out}: no checkpoint to resume yet; give --config too, to start the run")
+    return None
