@@ -78,6 +78,9 @@ COMMANDS = [
                 arg("--tta", choices=TTA_CHOICES, default=None,
                     help="test views: center, flip (centre + mirror image) or 10crop (the paper's); "
                          "default: the views the run validated with (train.eval_tta)"),
+                arg("--real-labels", default=None, metavar="REAL_JSON",
+                    help="also score against the reassessed labels of Beyer et al. 2020 (real.json: the acceptable "
+                         "classes of each ILSVRC-2012 validation image, in file-name order; empty lists left out)"),
                 arg("--which", choices=("best", "last"), default="best", help="checkpoint of a run folder"),
                 arg("--device", default="auto", help="auto (default), cpu, cuda, cuda:N"),
                 JSON,

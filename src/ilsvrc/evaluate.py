@@ -12,16 +12,22 @@ from __future__ import annotations
 
 import json as jsonlib
 
+from ilsvrc import metrics
+from ilsvrc.data.real_labels import align_real_labels, read_real_labels
 from ilsvrc.engine import distributed
 from ilsvrc.scoring import run_scores
 
 
 def eval_command(run: str, data: str | None = None, split: str = "val", tta: str | None = None,
-                 json: bool = False, device: str = "auto", which: str = "best") -> int:
+                 json: bool = False, device: str = "auto", which: str = "best", real_labels: str | None = None) -> int:
+    real = read_real_labels(real_labels) if real_labels else None  # a bad file fails before the scoring
     r = run_scores(run, data, split, tta, device, which)
     if not distributed.world_from_env().is_main:
         return 0  # under torchrun, rank 0 reports
     result = r.result()
+    if real is not None:
+        label_sets = align_real_labels(real, r.sources(), len(r.classes), real_labels)
+        result["real_top1_error"], result["real_n"] = metrics.real_top1_error(r.scores, label_sets)
     if json:
         print(jsonlib.dumps({"run": run} | {k: v for k, v in result.items() if k != "confusion"} | {"split": r.split}))
     else:
@@ -35,6 +41,9 @@ def _print_result(result: dict, classes, split: str) -> None:
         return
     print(f"{split}: top-1 error {result['top1_error'] * 100:.2f}%  top-5 error {result['top5_error'] * 100:.2f}%"
           f"  ({result['n']} images, {result['tta']})")
+    if "real_top1_error" in result:
+        print(f"{split}: ReaL top-1 error {result['real_top1_error'] * 100:.2f}%  ({result['real_n']} images with "
+              "reassessed labels, Beyer et al. 2020)")
     names = classes or [str(i) for i in range(len(result["per_class_accuracy"]))]
     width = max(len(n) for n in names[:50])
     print("per-class accuracy:")

@@ -166,3 +166,13 @@ def mean_average_precision(scores, labels, difficult=None, eleven_point: bool = 
     aps = average_precisions(scores, labels, difficult, eleven_point)
     scored = aps[~np.isnan(aps)]
     return float(scored.mean()) if len(scored) else float("nan")
+
+
+def real_top1_error(scores, label_sets: list) -> tuple[float, int]:
+    """(top-1 error, images scored) against sets of acceptable classes (ReaL); None sets are left out:
+    a prediction is right when its top class is in the image's set."""
+    predictions = _as_numpy(scores).argmax(1)
+    kept = [(int(p), s) for p, s in zip(predictions, label_sets) if s is not None]
+    if not kept:
+        raise DataError("labels", "no image has a ReaL label to score against")
+    return sum(p not in s for p, s in kept) / len(kept), len(kept)

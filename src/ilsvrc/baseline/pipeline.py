@@ -103,7 +103,7 @@ class FittedBaseline:
         split = scored_split(root, split)
         scores, labels = self.split_scores(root, split)
         return RunScores(torch.from_numpy(scores), torch.from_numpy(labels).long(), list(self.classes),
-                         list(self.class_names), split, "center")
+                         list(self.class_names), split, "center", root=root)
 
     def predict_files(self, paths: list[str], top: int = 5) -> list[dict]:
         """The `top` classes of each image file, as ilsvrc.predict.predict_files."""

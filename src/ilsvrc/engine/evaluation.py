@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import contextlib
 from dataclasses import dataclass, replace
+from pathlib import Path
 
 import numpy as np
 import torch
@@ -20,11 +21,13 @@ from tqdm import tqdm
 from ilsvrc import metrics, progress
 from ilsvrc.config import from_dict
 from ilsvrc.data.packing import scored_split
+from ilsvrc.data.readers.packed import PackedDataset
 from ilsvrc.engine import distributed
 from ilsvrc.engine.checkpoint import load_checkpoint, model_from_checkpoint
 from ilsvrc.engine.devices import autocast, device_for
 from ilsvrc.engine.distributed import SINGLE, World, gather_in_order, shard_indices
 from ilsvrc.engine.pipeline import Pipeline
+from ilsvrc.errors import DataError
 
 
 @torch.no_grad()
@@ -75,7 +78,8 @@ def split_scores(model, pipeline: Pipeline, split: str, tta: str = "center", pre
     scores, labels = predict_scores(model, pipeline.eval_batches(split, tta), precision, ds.multilabel, bar)
     scores, labels = gather_in_order(scores, len(ds), world), gather_in_order(labels, len(ds), world)
     ids, names = classes or (list(ds.classes), list(ds.class_names))
-    return RunScores(scores, labels, ids, names, split, tta, ds.multilabel, ds.difficult_array(), ds.year == 2007)
+    return RunScores(scores, labels, ids, names, split, tta, ds.multilabel, ds.difficult_array(), ds.year == 2007,
+                     pipeline.root)
 
 
 @dataclass
@@ -91,6 +95,14 @@ class RunScores:
     multilabel: bool = False
     difficult: np.ndarray | None = None  # (N, K) VOC's difficult flags
     eleven_point: bool = False  # VOC 2007's 11-point AP
+    root: Path | None = None  # the packed data scored, where the images' names can be looked up
+
+    def sources(self) -> list[str]:
+        """The scored images' names ('ILSVRC2012_val_00000001.JPEG'), in the order of the scores."""
+        if self.root is None:
+            raise DataError("scores", "no record of the data they were computed on")
+        ds = PackedDataset(self.root, self.split)
+        return [ds.source(i) for i in range(len(ds))]
 
     def result(self) -> dict:
         """The ILSVRC figures (top-1/top-5 error, per-class accuracy, confusion), or VOC's mAP."""
