@@ -83,8 +83,11 @@ def test_device_decoding_on_the_cpu_gives_the_pipeline_s_batches(packed):
     config = bench.paper_data(packed["jpeg"], workers=0)
     pipe = Pipeline.build(config, seed=5, device=torch.device("cpu"))
     pipe.lighting = None  # drawn from different generators; the rest must match exactly
+    on_device = Pipeline.build(bench.paper_data(packed["jpeg"], workers=0, decode="device"), seed=5,
+                               device=torch.device("cpu"))
+    on_device.lighting = None
     ours = list(pipe.train_batches(2, 4))
-    decoded = list(bench.device_decoded(pipe, 2, 4))
+    decoded = list(on_device.train_batches(2, 4))
     assert len(ours) == len(decoded) == 5
     for (x, y), (xd, yd) in zip(ours, decoded):
         assert x.shape == xd.shape == (4, 3, 224, 224)
@@ -121,10 +124,17 @@ def test_too_few_images_for_the_batch(packed, cache):
 @pytest.mark.gpu
 @TORCHVISION_DECODERS
 def test_gpu_decoding_matches_the_cpu(packed):
-    pipe = Pipeline.build(bench.paper_data(packed["jpeg"], workers=0), seed=5, device=torch.device("cuda"))
+    pipe = Pipeline.build(bench.paper_data(packed["jpeg"], workers=0, decode="device"), seed=5,
+                          device=torch.device("cuda"))
     pipe.lighting = None
     cpu = Pipeline.build(bench.paper_data(packed["jpeg"], workers=0), seed=5, device=torch.device("cpu"))
     cpu.lighting = None
-    for (x, y), (xc, yc) in zip(bench.device_decoded(pipe, 0, 4), cpu.train_batches(0, 4)):
+    for (x, y), (xc, yc) in zip(pipe.train_batches(0, 4), cpu.train_batches(0, 4)):
         assert x.device.type == "cuda" and torch.equal(y.cpu(), yc)
         assert (x.cpu() - xc).abs().mean() < 2  # nvJPEG's IDCT and upsampling differ from libjpeg-turbo's by a little
+
+
+def test_device_decoding_needs_jpeg_storage(packed):
+    with pytest.raises(ConfigError, match="data.decode=device decodes JPEG-stored large images; this data's "
+                                          r"training images are stored raw \(set data.decode=cpu\)$"):
+        Pipeline.build(bench.paper_data(packed["raw"], workers=0, decode="device"), seed=5, device=torch.device("cpu"))

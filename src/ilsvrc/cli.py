@@ -129,6 +129,21 @@ COMMANDS = [
             "GFLOP/s of square matrix products on the CPU and the GPU, and their ratio", [
                 arg("--sizes", default="1000,4096", help="comma-separated n (default 1000,4096)"), JSON,
             ]),
+    Command(("bench", "scaling"), "ilsvrc.bench.scaling:scaling_command",
+            "the arithmetic of 90 AlexNet epochs at 1 to 1024 GPUs: compute, all-reduce, hours, input rate per GPU", [
+                arg("--gpus", default="1,8,64,1024", help="comma-separated GPU counts (default 1,8,64,1024)"),
+                arg("--batch-per-gpu", type=int, default=128, help="images per GPU per step (default 128)"),
+                arg("--gpu-tflops", type=float, default=200.0,
+                    help="sustained TFLOP/s of one GPU on AlexNet's step (default 200: an H100-class GPU in bf16, "
+                         "~20%% of its dense peak; measure yours with `ilsvrc bench train`)"),
+                arg("--gradient-dtype", choices=("fp32", "bf16"), default="fp32",
+                    help="gradients all-reduced in fp32 (default, DDP's) or bf16 (a compression hook)"),
+                arg("--nvlink-gb-s", type=float, default=450.0,
+                    help="GB/s per GPU for all-reduce inside one 8-GPU machine (default 450: NVLink 4)"),
+                arg("--network-gb-s", type=float, default=50.0,
+                    help="GB/s per GPU across machines (default 50: one 400 Gb/s InfiniBand NDR port per GPU)"),
+                JSON,
+            ]),
     Command(("bench", "loader"), "ilsvrc.bench.loader:loader_command",
             "input-pipeline throughput: ilsvrc's training batches vs torchvision's ImageFolder loader, same run", [
                 arg("--data", required=True,

@@ -42,8 +42,10 @@ class DataConfig:
     lighting: float = 0.0  # std of the PCA lighting alphas (0.1 in the paper; 0 disables)
     normalize: str = "mean_image"  # subtract the mean image (paper), or "channel": per-channel mean/std
     workers: int = 0  # loader worker processes
+    decode: str = "cpu"  # large JPEG-stored images decoded by the workers ("cpu") or on the training device
 
     def __post_init__(self):
+        _check(self.decode in ("cpu", "device"), f"data.decode must be 'cpu' or 'device', got {self.decode!r}")
         _check(self.normalize in ("mean_image", "channel"),
                f"data.normalize must be 'mean_image' or 'channel', got {self.normalize!r}")
         _check(self.crop is None or self.crop > 0, f"data.crop must be positive, got {self.crop}")

@@ -37,7 +37,7 @@ import torch
 from ilsvrc.bench.timing import synchronize
 from ilsvrc.config import DataConfig, load_config
 from ilsvrc.data import open_dataset
-from ilsvrc.data.loader import copy_image, decode_crops, make_jpeg_loader
+from ilsvrc.data.loader import copy_image
 from ilsvrc.data.readers.packed import read_index
 from ilsvrc.data.packing import ensure_packed
 from ilsvrc.engine.pipeline import Pipeline
@@ -49,36 +49,27 @@ MEAN, STD = (0.485, 0.456, 0.406), (0.229, 0.224, 0.225)  # torchvision's ImageN
 MIN_BATCHES = 3  # per epoch: one to start the clock, two or more to time
 
 
-def paper_data(packed: Path, workers: int) -> DataConfig:
+def paper_data(packed: Path, workers: int, decode: str = "cpu") -> DataConfig:
     """The paper's data recipe (224 crops of the central 256, flips, lighting, mean image) on `packed`."""
-    return dataclasses.replace(load_config("paper").data, path=str(packed), workers=workers)
+    return dataclasses.replace(load_config("paper").data, path=str(packed), workers=workers, decode=decode)
 
 
 # ---- the two pipelines, as batch iterators ----
 
 
 def ours(pipe: Pipeline, epoch: int, batch: int) -> Iterator:
-    """One epoch of training batches: the pipeline's own, or decoded on the GPU for JPEG storage."""
-    return device_decoded(pipe, epoch, batch) if decodes_on_device(pipe) else pipe.train_batches(epoch, batch)
+    """One epoch of the training path itself: Pipeline.train_batches (JPEG storage decoded on a GPU)."""
+    return pipe.train_batches(epoch, batch)
 
 
-def decodes_on_device(pipe: Pipeline) -> bool:
-    return pipe.device.type == "cuda" and _storage(pipe) == "jpeg"
+def decode_place(device: torch.device, packed: Path) -> str:
+    """data.decode for the benchmark: on a GPU, JPEG storage is decoded there (nvJPEG)."""
+    storage = read_index(packed)["splits"]["train"]["storage"]
+    return "device" if device.type == "cuda" and storage == "jpeg" else "cpu"
 
 
 def _storage(pipe: Pipeline) -> str:
     return pipe.dataset(pipe.config.train_split).storage
-
-
-def device_decoded(pipe: Pipeline, epoch: int, batch: int) -> Iterator:
-    """`Pipeline.train_batches`, but the workers send JPEG files and crop windows, decoded on the device."""
-    config, transform = pipe.config, pipe.train_transform()
-    loader = make_jpeg_loader(pipe.dataset(config.train_split), batch, transform.crop, pipe.seed, shuffle=True,
-                              drop_last=True, num_workers=config.workers)
-    loader.set_epoch(epoch)
-    for step, jpegs in enumerate(loader):
-        images = decode_crops(jpegs, config.crop, pipe.device)  # (B, 224, 224, 3) uint8
-        yield transform(images, pipe.batch_generator(epoch, step)), jpegs.labels.to(pipe.device)
 
 
 def reference_loader(root: Path, batch: int, workers: int, device: torch.device) -> torch.utils.data.DataLoader:
@@ -132,7 +123,7 @@ def run(data: str, reference_root: str | None = None, batch: int = 128, workers:
     dev = pick_device(device)
     _check_options(batch, workers, repeats, threads)
     packed = ensure_packed(data)
-    pipe = Pipeline.build(paper_data(packed, workers), seed=0, device=dev)
+    pipe = Pipeline.build(paper_data(packed, workers, decode_place(dev, packed)), seed=0, device=dev)
     root = Path(reference_root) if reference_root else reference_tree(packed, pipe.config.train_split)
     ref_loader = reference_loader(root, batch, workers, dev)
     n = len(pipe.dataset(pipe.config.train_split))
@@ -146,7 +137,7 @@ def run(data: str, reference_root: str | None = None, batch: int = 128, workers:
     return {"ours_img_s": rates["ours"], "reference_img_s": rates["reference"],
             "ratio": rates["ours"] / rates["reference"], "batch": batch, "workers": workers, "threads": threads,
             "repeats": repeats, "device": _device_name(dev), "storage": _storage(pipe),
-            "decode": "device" if decodes_on_device(pipe) else "workers", "images": n,
+            "decode": "device" if pipe.config.decode == "device" else "workers", "images": n,
             "reference_images": len(ref_loader.dataset), "data": str(packed), "reference_root": str(root), **stages}
 
 

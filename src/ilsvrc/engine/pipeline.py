@@ -25,7 +25,7 @@ import torch.nn.functional as F
 
 from ilsvrc.augment import EvalTransform, Normalization, PcaLighting, RandomCrop, TrainTransform, ten_crop
 from ilsvrc.config import DataConfig
-from ilsvrc.data.loader import EpochBatches, Loader, make_loader
+from ilsvrc.data.loader import EpochBatches, Loader, decode_crops, make_jpeg_loader, make_loader
 from ilsvrc.data.packing import ensure_packed
 from ilsvrc.data.readers.packed import PackedDataset
 from ilsvrc.data.readers.packed import read_index as packed_index
@@ -78,6 +78,9 @@ class Pipeline:
         storage = packed_index(self.root)["splits"]
         if self.small and any(entry["storage"] != "raw" for entry in storage.values()):
             raise ConfigError(f"{self.root}: images are stored encoded (large); set data.crop (e.g. 224)")
+        if self.config.decode == "device" and (self.small or storage[self.config.train_split]["storage"] != "jpeg"):
+            raise ConfigError(f"{self.root}: data.decode=device decodes JPEG-stored large images; this data's "
+                              "training images are stored raw (set data.decode=cpu)")
         if not self.small and self.config.crop > self.config.region:
             raise ConfigError(f"data.crop {self.config.crop} is larger than data.region {self.config.region}")
         if not self.small:
@@ -112,6 +115,9 @@ class Pipeline:
         if self.small:
             yield from self._small_train(epoch, batch_size, start)
             return
+        if self.config.decode == "device":
+            yield from self._device_decoded(epoch, batch_size, start)
+            return
         loader, transform = self._train_loader(batch_size)
         loader.set_epoch(epoch, start)
         for step, (images, labels) in enumerate(loader, start):
@@ -128,6 +134,22 @@ class Pipeline:
                                  rank=self.world.rank, world_size=self.world.size)
             self._loaders[key] = (loader, transform)
         return self._loaders[key]
+
+    def _device_decoded(self, epoch: int, batch_size: int, start: int = 0):
+        """data.decode=device: the workers send JPEG files and crop windows; the training device decodes them
+        (nvJPEG on a GPU, in one batched call), crops, flips, lights and normalises."""
+        key = ("train-jpeg", batch_size)
+        if key not in self._loaders:
+            transform = self.train_transform()
+            loader = make_jpeg_loader(self.dataset(self.config.train_split), batch_size, transform.crop, self.seed,
+                                      shuffle=True, drop_last=True, num_workers=self.config.workers,
+                                      rank=self.world.rank, world_size=self.world.size)
+            self._loaders[key] = (loader, transform)
+        loader, transform = self._loaders[key]
+        loader.set_epoch(epoch, start)
+        for step, jpegs in enumerate(loader, start):
+            images = decode_crops(jpegs, self.config.crop, self.device)  # (B, 224, 224, 3) uint8
+            yield transform(images, self.batch_generator(epoch, step)), jpegs.labels.to(self.device)
 
     def _small_train(self, epoch: int, batch_size: int, start: int = 0):
         images, labels = self._resident(self.config.train_split)
