@@ -31,19 +31,41 @@ def write_bytes_atomic(path: Path, data: bytes) -> None:
 
 
 @contextlib.contextmanager
-def written_atomically(path: Path, mode: str = "wb", **open_options):
+def written_atomically(path: Path, mode: str = "wb", private: bool = False, **open_options):
     """A file object on a temporary name beside `path`, renamed over `path` when the block ends without
-    error; any error leaves no temporary file, and a failed write is a one-line DataError."""
+    error; any error leaves no temporary file and the previous `path` untouched, and a failed write (disk
+    full, read-only folder) is a one-line DataError naming `path`. The only atomic writer of the project.
+
+    Durable as well as atomic: the file is fsynced before the rename and its folder after it, so after
+    a power cut `path` holds either the old content or the new, never an empty or half-written file.
+    `private`: a temporary name unique to this process, for files that several processes may write
+    at once (a shared cache)."""
     path = Path(path)
-    tmp = path.with_name(path.name + ".tmp")
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp" if private else path.name + ".tmp")
     try:
         with open(tmp, mode, **({"encoding": "utf-8"} if "b" not in mode else {}) | open_options) as f:
             yield f
-        os.replace(tmp, path)
+        replace_durably(tmp, path)
     except OSError as e:
         raise DataError(path, f"cannot write ({e.strerror or e})") from None
     finally:
         tmp.unlink(missing_ok=True)
+
+
+def replace_durably(tmp: Path, path: Path) -> None:
+    """Rename a complete temporary file over `path`: the file is fsynced before the rename, the folder
+    after it (POSIX: a new directory entry is only on disk once its folder is fsynced)."""
+    _fsync(tmp)
+    os.replace(tmp, path)
+    _fsync(path.parent)
+
+
+def _fsync(path: Path) -> None:
+    fd = os.open(path, os.O_RDONLY)  # Linux fsyncs a file's (or folder's) data through any descriptor
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
 
 
 def write_npz_atomic(path: Path, arrays: dict) -> bytes:

@@ -28,6 +28,7 @@ from typing import Iterator
 import numpy as np
 
 from ilsvrc.errors import DataError
+from ilsvrc.files import written_atomically
 
 CACHE_VERSION = 1
 
@@ -225,13 +226,12 @@ def _load(path: Path, archive: Path, key: np.ndarray) -> TarIndex | None:
 
 def _save_first_writable(index: TarIndex, key: np.ndarray, paths: list[Path]) -> None:
     for path in paths:
-        temporary = path.with_name(f".{path.name}.{os.getpid()}.tmp")
         try:
             path.parent.mkdir(parents=True, exist_ok=True)
-            with open(temporary, "wb") as f:
+            # private: DataLoader workers or parallel runs may index the same archive at once
+            with written_atomically(path, private=True) as f:
                 np.savez(f, key=key, names=index.names, offsets=index.offsets, sizes=index.sizes,
                          groups=index.groups, group_names=index.group_names)
-            os.replace(temporary, path)
             return
-        except OSError:
-            temporary.unlink(missing_ok=True)
+        except (OSError, DataError):  # a read-only folder or a full disk: try the next place, or go without
+            pass

@@ -38,7 +38,7 @@ from ilsvrc.engine.evaluation import evaluate
 from ilsvrc.engine.pipeline import Pipeline
 from ilsvrc.engine.schedule import Schedule, make_schedule
 from ilsvrc.errors import ConfigError
-from ilsvrc.files import write_json_atomic
+from ilsvrc.files import write_json_atomic, written_atomically
 from ilsvrc.models import config_to_dict, create_model
 from ilsvrc.models.registry import model_class
 
@@ -118,29 +118,34 @@ def make_step(model, optimizer, config: RunConfig, device: torch.device):
 
 
 class RunLog:
-    """metrics.csv (appended per epoch) and TensorBoard, when it is installed."""
+    """metrics.csv (rewritten atomically per epoch: a kill never leaves half a row) and TensorBoard,
+    when it is installed."""
 
     def __init__(self, run_dir: Path, resume: bool):
         self.path = run_dir / "metrics.csv"
         if not resume or not self.path.exists():
-            with open(self.path, "w", newline="") as f:
-                csv.writer(f).writerow(METRICS)
+            self._rewrite([METRICS])
         try:
             from torch.utils.tensorboard import SummaryWriter
             self.tb = SummaryWriter(str(run_dir / "tensorboard"))
         except ImportError:
             self.tb = None
 
+    def _rows(self) -> list[list[str]]:
+        with open(self.path, newline="") as f:
+            return list(csv.reader(f))
+
+    def _rewrite(self, rows: list) -> None:
+        with written_atomically(self.path, "w", newline="") as f:
+            csv.writer(f).writerows(rows)
+
     def truncate(self, epochs: int) -> None:
         """Drop rows past `epochs` (left by a run that stopped after its last checkpoint)."""
-        with open(self.path, newline="") as f:
-            rows = list(csv.reader(f))
-        with open(self.path, "w", newline="") as f:
-            csv.writer(f).writerows(rows[:1] + [r for r in rows[1:] if int(r[0]) <= epochs])
+        rows = self._rows()
+        self._rewrite(rows[:1] + [r for r in rows[1:] if int(r[0]) <= epochs])
 
     def write(self, row: dict) -> None:
-        with open(self.path, "a", newline="") as f:
-            csv.writer(f).writerow([_fmt(row[k]) for k in METRICS])
+        self._rewrite(self._rows() + [[_fmt(row[k]) for k in METRICS]])
         if self.tb:
             for key in METRICS[1:]:
                 self.tb.add_scalar(key, row[key], row["epoch"])
