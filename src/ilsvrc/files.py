@@ -17,7 +17,7 @@ import os
 from collections.abc import Sequence
 from pathlib import Path
 
-from ilsvrc.errors import DataError
+from ilsvrc.errors import ConfigError, DataError
 
 
 def write_text_atomic(path: Path, text: str) -> None:
@@ -97,6 +97,25 @@ def read_json_record(path: Path, format: str, what: str, missing: str) -> dict: 
     if not isinstance(record, dict) or record.get("format") != format:
         raise DataError(path, f"not an ilsvrc {what}")
     return record
+
+
+def parse_yaml(text: str, where: str, what: str = "not valid YAML"):
+    """Plain YAML values (yaml.safe_load); a tag that would construct a Python object, or any other
+    error, is a one-line ConfigError naming `where`."""
+    import re
+
+    import yaml  # here, not at the top: most commands never read YAML
+
+    try:
+        return yaml.safe_load(text)
+    except yaml.constructor.ConstructorError as e:
+        tag = re.search(r"the tag '([^']*)'", e.problem or "")
+        if tag:
+            raise ConfigError(f"{where}: refused: the tag {tag[1]!r} would construct an object (a config "
+                              "holds plain values only)") from None
+        raise ConfigError(f"{where}: {what} ({e.problem})") from None
+    except yaml.YAMLError as e:
+        raise ConfigError(f"{where}: {what} ({str(e).splitlines()[0]})") from None
 
 
 def check_output_folder(path: str | os.PathLike, own: Sequence[str] | None = None) -> None:

@@ -122,23 +122,40 @@ def _choose_prefix(root: Path, prefixes: set[str], prefix: str | None) -> str:
     return next(iter(prefixes), "")
 
 
-def read_bytes(path: Path) -> bytes:
-    """The whole (decompressed) content of a raw or gzip file."""
+def read_idx(path: Path, magic: int, what: str) -> np.ndarray:
+    """The uint8 array of a raw or gzip IDX file, checked against its header before any allocation; a
+    .gz is inflated no further than the size its header claims (a gzip bomb stops there)."""
     try:
-        if path.suffix == ".gz":
-            with gzip.open(path, "rb") as f:
-                return f.read()
-        return path.read_bytes()
+        if path.suffix != ".gz":
+            return parse_idx(path.read_bytes(), path, magic, what)
+        with gzip.open(path, "rb") as f:
+            head = f.read(4 + 4 * (magic & 0xFF))
+            shape, _ = parse_header(head, path, magic, what)
+            claimed = math.prod(shape)
+            data = head + _read_at_most(f, claimed + 1)
     except EOFError:
         raise DataError(path, "truncated gzip file") from None
     except (gzip.BadGzipFile, zlib.error) as e:
         raise DataError(path, f"corrupt gzip file ({e})") from None
     except OSError as e:
         raise DataError(path, f"cannot read ({e.strerror or e})") from None
+    if len(data) - len(head) > claimed:
+        raise DataError(path, f"inflates past the {claimed} bytes of {what} its header claims: refused "
+                              "(a gzip bomb, or a damaged file)")
+    return parse_idx(data, path, magic, what)
 
 
-def parse_idx(data: bytes, path: Path, magic: int, what: str) -> np.ndarray:
-    """The uint8 array an IDX file holds, checked against its header before any allocation."""
+def _read_at_most(f, limit: int, chunk: int = 1 << 24) -> bytes:
+    # in chunks: f.read(limit) would allocate `limit` bytes up front, whatever a hostile header claims
+    parts, size = [], 0
+    while size < limit and (part := f.read(min(chunk, limit - size))):
+        parts.append(part)
+        size += len(part)
+    return b"".join(parts)
+
+
+def parse_header(data: bytes, path: Path, magic: int, what: str) -> tuple[tuple[int, ...], int]:
+    """(shape, header length) of an IDX file from its first bytes."""
     if len(data) < 4:
         raise DataError(path, f"too short for an IDX header ({len(data)} bytes)")
     found = int.from_bytes(data[:4], "big")
@@ -152,22 +169,28 @@ def parse_idx(data: bytes, path: Path, magic: int, what: str) -> np.ndarray:
     shape = tuple(int.from_bytes(data[4 + 4 * k: 8 + 4 * k], "big") for k in range(ndim))
     if 0 in shape[1:]:
         raise DataError(path, f"header claims zero-sized {what} of {'x'.join(map(str, shape[1:]))}")
+    return shape, header
+
+
+def parse_idx(data: bytes, path: Path, magic: int, what: str) -> np.ndarray:
+    """The uint8 array an IDX file holds, checked against its header before any allocation."""
+    shape, header = parse_header(data, path, magic, what)
     claimed, held = math.prod(shape), len(data) - header
     if claimed != held:
-        size = f" of {'x'.join(map(str, shape[1:]))}" if ndim > 1 else ""
+        size = f" of {'x'.join(map(str, shape[1:]))}" if len(shape) > 1 else ""
         raise DataError(path, f"header claims {shape[0]} {what}{size} but the file holds {held} bytes of "
-                              f"{'pixels' if ndim > 1 else 'labels'}")
+                              f"{'pixels' if len(shape) > 1 else 'labels'}")
     return np.frombuffer(data, dtype=np.uint8, offset=header).reshape(shape)
 
 
 def load_images(path: Path) -> np.ndarray:
     """(N, H, W, 1) uint8 from an idx3 file."""
-    return parse_idx(read_bytes(path), path, IMAGES_MAGIC, "images")[..., None]
+    return read_idx(path, IMAGES_MAGIC, "images")[..., None]
 
 
 def load_labels(path: Path) -> np.ndarray:
     """(N,) int64 from an idx1 file."""
-    return parse_idx(read_bytes(path), path, LABELS_MAGIC, "labels").astype(np.int64)
+    return read_idx(path, LABELS_MAGIC, "labels").astype(np.int64)
 
 
 def dataset_name(root: Path, prefix: str, name: str | None = None) -> str | None:

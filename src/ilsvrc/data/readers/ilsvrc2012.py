@@ -24,6 +24,7 @@ from __future__ import annotations
 import os
 import re
 import tarfile
+import zlib
 from functools import cached_property
 from pathlib import Path
 
@@ -33,7 +34,7 @@ from ilsvrc.data.base import Dataset
 from ilsvrc.data.images import decode, is_image_name
 from ilsvrc.data.imagenet_synsets import (Synset, ilsvrc_ids_to_labels, is_wnid, known_words, leaves,
                                           read_ground_truth, read_meta_mat)
-from ilsvrc.data.tar_index import TarIndex, member_names
+from ilsvrc.data.tar_index import TarIndex, check_member_name, check_regular, member_names
 from ilsvrc.errors import DataError
 
 KIND = "ilsvrc2012"
@@ -104,10 +105,13 @@ class Devkit:
     def _read_from_archive(self, name: str) -> bytes:
         try:
             with tarfile.open(self.path, "r:gz") as tar:
-                return tar.extractfile(tar.getmember(name)).read()
+                member = tar.getmember(name)
+                check_member_name(member.name, str(self.path))
+                check_regular(member, str(self.path))
+                return tar.extractfile(member).read()
         except KeyError:
             raise DataError(self.path, f"no member {name}") from None
-        except (tarfile.TarError, EOFError, OSError) as e:
+        except (tarfile.TarError, EOFError, OSError, zlib.error) as e:
             raise DataError(self.path, f"not a readable tar.gz ({e})") from None
 
     @cached_property

@@ -18,6 +18,7 @@ from pathlib import Path
 import numpy as np
 
 from ilsvrc.data.base import Dataset
+from ilsvrc.data.images import check_pixels
 from ilsvrc.data.shards import Shard
 from ilsvrc.errors import DataError
 from ilsvrc.files import read_json_record
@@ -191,7 +192,9 @@ def _decode_jpeg(data: bytes | np.ndarray, shard_path: Path, j: int) -> np.ndarr
     import simplejpeg
 
     try:
-        if simplejpeg.decode_jpeg_header(data)[2] == "Gray":
+        height, width, colorspace, _ = simplejpeg.decode_jpeg_header(data)
+        check_pixels(width, height, f"{shard_path}#{j}")
+        if colorspace == "Gray":
             return simplejpeg.decode_jpeg(data, colorspace="GRAY")
         return simplejpeg.decode_jpeg(data, colorspace="RGB")
     except ValueError as e:
