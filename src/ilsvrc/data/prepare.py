@@ -54,7 +54,7 @@ def prepare(source: str | os.PathLike, out: str | os.PathLike, kind: str | None 
     _check_existing(out, recipe)
     # Every split is opened (its files found and their headers checked) before anything is written.
     datasets = {split: open_dataset(path, split, kind, **reader_options)
-                for split in splits or available_splits(path, kind)}
+                for split in splits or available_splits(path, kind, **reader_options)}
     return pack_datasets(datasets, out, recipe, options)
 
 

@@ -5,7 +5,8 @@
 
 A pickle is a program: any global it names is imported and may be called, so a file from the
 internet can run `os.system`. This unpickler resolves only the globals a numpy array needs to
-rebuild itself; dicts, lists, tuples, bytes, str and numbers need no global. Anything else is
+rebuild itself, and the latin-1 encoding through which Python 3's protocol-2 pickles store bytes;
+dicts, lists, tuples, bytes, str and numbers need no global. Anything else is
 refused before it is imported, and reported as a DataError naming the file and the global.
 """
 from __future__ import annotations
@@ -22,7 +23,16 @@ try:  # numpy >= 2 moved the array reconstructor; pickles written by numpy 1 sti
 except ImportError:  # pragma: no cover (numpy 1.x)
     from numpy.core.multiarray import _reconstruct
 
+def _latin1_bytes(text: str, encoding: str = "latin1") -> bytes:
+    """Python 3's protocol-2 pickles store bytes as _codecs.encode(text, "latin1"): allow that one
+    encoding of that one type, not the codec machinery."""
+    if not isinstance(text, str) or encoding not in ("latin1", "latin-1"):
+        raise ForbiddenGlobal("_codecs", f"encode with {encoding!r}")
+    return text.encode("latin1")
+
+
 ALLOWED_GLOBALS = {
+    ("_codecs", "encode"): _latin1_bytes,
     ("numpy.core.multiarray", "_reconstruct"): _reconstruct,
     ("numpy._core.multiarray", "_reconstruct"): _reconstruct,
     ("numpy", "ndarray"): np.ndarray,

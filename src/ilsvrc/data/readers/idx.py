@@ -7,7 +7,8 @@
 A folder holds `[PREFIX]{train,t10k,test}-{images-idx3,labels-idx1}-ubyte[.gz]`; EMNIST names its
 sets with a prefix (`emnist-letters-train-images-idx3-ubyte.gz`), so a folder may hold several and
 `prefix=` picks one. The dataset (and so its class names) is recognised from `name=`, the prefix, or
-the folder's name (`fashion-mnist/`, or torchvision's `FashionMNIST/raw/`).
+the folder's name (`fashion-mnist/`, or torchvision's `FashionMNIST/raw/`). torchvision's own paths
+open as they are: its root (holding MNIST/raw/, FashionMNIST/raw/, ...) or root/MNIST.
 
 IDX: a big-endian header (magic 0x0000080D: two zero bytes, type 0x08 = unsigned byte, D dimensions,
 then D uint32 sizes), then the values in C order. EMNIST stores every image transposed (column-major
@@ -59,13 +60,41 @@ CLASS_NAMES = {
 KNOWN_NAMES = (*CLASS_NAMES, "emnist")
 
 
+# torchvision's folders under its root: root/<Name>/raw/ holds the files as downloaded
+TORCHVISION_FOLDERS = ("MNIST", "FashionMNIST", "KMNIST", "EMNIST")
+
+
 def detect(path: Path) -> bool:
-    return Path(path).is_dir() and any(p["part"] == "images" for p in _scan(Path(path)).values())
+    return bool(_candidate_folders(Path(path)))
+
+
+def _holds_images(folder: Path) -> bool:
+    return folder.is_dir() and any(p["part"] == "images" for p in _scan(folder).values())
+
+
+def _candidate_folders(path: Path) -> list[Path]:
+    """The folders of IDX files `path` stands for: itself, its raw/ (torchvision's root/MNIST), or
+    <Name>/raw/ for each of torchvision's names (torchvision's root)."""
+    if not path.is_dir():
+        return []
+    for folder in (path, path / "raw"):
+        if _holds_images(folder):
+            return [folder]
+    return [path / name / "raw" for name in TORCHVISION_FOLDERS if _holds_images(path / name / "raw")]
+
+
+def data_folder(path: Path) -> Path:
+    """The one folder of IDX files to read at `path`."""
+    found = _candidate_folders(path)
+    if len(found) > 1:
+        names = ", ".join(f.parent.name for f in found)
+        raise DataError(path, f"holds {names} (torchvision's folders): open one of them, e.g. {found[0].parent}")
+    return found[0] if found else path
 
 
 def splits(path: Path) -> list[str]:
     """The splits that have both an images and a labels file, under any prefix."""
-    parts = {(p["prefix"], STEM_SPLIT[p["stem"]], p["part"]) for p in _scan(Path(path)).values()}
+    parts = {(p["prefix"], STEM_SPLIT[p["stem"]], p["part"]) for p in _scan(data_folder(Path(path))).values()}
     return [s for s in SPLITS
             if any((pre, s, "images") in parts and (pre, s, "labels") in parts for pre, _, _ in parts)]
 
@@ -231,7 +260,7 @@ class IdxDataset(ArrayDataset):
     def __init__(self, root: str | Path, split: str = "train", name: str | None = None,
                  prefix: str | None = None, classes: Sequence[str] | None = None,
                  transpose: bool | None = None):
-        self.root = Path(root)
+        self.root = data_folder(Path(root))
         self.split = split
         self.files = find_files(self.root, split, prefix)
         self.name = dataset_name(self.root, self.files.prefix, name)
