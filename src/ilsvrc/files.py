@@ -80,6 +80,25 @@ def write_npz_atomic(path: Path, arrays: dict) -> bytes:
     return buffer.getvalue()
 
 
+def read_npz(path: Path, what: str) -> dict:
+    """The arrays of an .npz file (no pickled objects); a damaged one is a one-line DataError."""
+    import zipfile
+    import zlib
+
+    import numpy as np
+
+    try:
+        loaded = np.load(path, allow_pickle=False)
+        if not isinstance(loaded, np.lib.npyio.NpzFile):  # a lone .npy array
+            raise DataError(path, f"not an .npz archive of {what}")
+        with loaded:
+            return {k: loaded[k] for k in loaded.files}
+    except FileNotFoundError:
+        raise DataError(path, f"missing {what}") from None
+    except (OSError, ValueError, EOFError, KeyError, zipfile.BadZipFile, zlib.error) as e:
+        raise DataError(path, f"unreadable {what} ({' '.join(str(e).split())[:200]})") from None
+
+
 def write_json_atomic(path: Path, obj) -> None:
     write_text_atomic(path, json.dumps(obj, indent=1))
 

@@ -98,7 +98,8 @@ def read_meta_mat(data: bytes, where: str) -> list[Synset]:
         table = np.atleast_1d(scipy.io.loadmat(io.BytesIO(data), squeeze_me=True)["synsets"])
     except KeyError:
         raise DataError(where, "no 'synsets' variable: not an ILSVRC devkit meta.mat") from None
-    except (ValueError, TypeError, IndexError, OSError, NotImplementedError, MemoryError, EOFError) as e:
+    except (scipy.io.matlab.MatReadError, ValueError, TypeError, IndexError, OSError, NotImplementedError,
+            MemoryError, EOFError) as e:
         raise DataError(where, f"unreadable meta.mat ({_first_line(e)})") from None
     fields = table.dtype.names or ()
     missing = [f for f in REQUIRED_FIELDS if f not in fields]

@@ -11,6 +11,7 @@ refused before it is imported, and reported as a DataError naming the file and t
 """
 from __future__ import annotations
 
+import io
 import os
 import pickle
 
@@ -66,7 +67,10 @@ def load(path: str | os.PathLike, encoding: str = "bytes") -> object:
     """
     try:
         with open(path, "rb") as f:
-            return RestrictedUnpickler(f, encoding=encoding).load()
+            data = f.read()
+        # from memory, not the file: a length field of 0xFFFFFFFF makes the unpickler ask the file for
+        # 4 GB, which a file object allocates up front; a BytesIO returns what there is (a truncated pickle)
+        return RestrictedUnpickler(io.BytesIO(data), encoding=encoding).load()
     except FileNotFoundError:
         raise DataError(path, "missing") from None
     except ForbiddenGlobal as e:
