@@ -2,6 +2,8 @@
 an IDX .gz, an image header claiming 100000 x 100000 pixels, YAML tags that construct objects."""
 import gzip
 import io
+import os
+import signal
 import struct
 import tarfile
 import zlib
@@ -12,7 +14,7 @@ from PIL import Image
 
 from _idx_fixtures import idx_bytes
 from ilsvrc.config import load_config
-from ilsvrc.data import images, tar_index
+from ilsvrc.data import images, imagenet_synsets, tar_index
 from ilsvrc.data.prepare import parse_options
 from ilsvrc.data.readers import idx
 from ilsvrc.data.readers.ilsvrc2012 import Devkit
@@ -188,3 +190,47 @@ def test_a_bad_option_value_is_one_line():
     with pytest.raises(ConfigError) as caught:
         parse_options(["year=[2007"])
     assert str(caught.value) == "--option year: not a valid value (while parsing a flow sequence)"
+
+
+def _crashes(data: bytes, where: str):
+    os.kill(os.getpid(), signal.SIGSEGV)
+
+
+def test_a_meta_mat_that_crashes_the_mat_reader_is_one_line():
+    with pytest.raises(DataError) as caught:
+        imagenet_synsets._in_child(_crashes, b"", "meta.mat")
+    assert str(caught.value) == "meta.mat: unreadable meta.mat (the MAT reader crashed on it: a damaged file)"
+    # a meta.mat found by fuzzing on which scipy 1.17's loadmat dies of SIGSEGV
+    data = bytearray(imagenet_synsets.meta_mat_bytes(imagenet_synsets.ilsvrc2012_synsets()[:3]))
+    data[944:948] = data[1329:1333] = b"\xff\xff\xff\xff"
+    data[1443] = 2
+    with pytest.raises(DataError) as caught:
+        imagenet_synsets.read_meta_mat(bytes(data), "meta.mat")
+    assert str(caught.value).startswith("meta.mat: unreadable meta.mat (")
+
+
+def test_errors_of_the_mat_reader_come_back_from_its_process_as_they_are():
+    with pytest.raises(DataError) as caught:
+        imagenet_synsets.read_meta_mat(b"MATLAB", "meta.mat")
+    assert str(caught.value) == "meta.mat: unreadable meta.mat (Mat file appears to be truncated)"
+    with pytest.raises(ZeroDivisionError):
+        imagenet_synsets._in_child(lambda data, where: 1 / 0, b"", "meta.mat")
+
+
+def test_a_pickle_length_field_is_checked_before_the_unpickler_allocates_it(tmp_path):
+    import tracemalloc
+
+    from ilsvrc.data import safe_pickle
+
+    path = tmp_path / "test_batch"
+    for opcode in (b"B", b"X", b"T"):  # BINBYTES, BINUNICODE, BINSTRING: 4-byte lengths
+        path.write_bytes(b"\x80\x02" + opcode + struct.pack("<I", 0x7FFFFFFF) + b"only a few bytes.")
+        tracemalloc.start()
+        try:
+            with pytest.raises(DataError) as caught:
+                safe_pickle.load(path)
+            peak = tracemalloc.get_traced_memory()[1]
+        finally:
+            tracemalloc.stop()
+        assert str(caught.value) == f"{path}: corrupt pickle (pickle data was truncated)"
+        assert peak < 10 << 20

@@ -15,7 +15,10 @@ the package, so class names are known even without a devkit.
 """
 from __future__ import annotations
 
+import faulthandler
 import io
+import os
+import pickle
 import re
 from dataclasses import dataclass
 from functools import lru_cache
@@ -94,6 +97,47 @@ def ilsvrc_ids_to_labels(ids: Sequence[int] | np.ndarray, id_to_wnid: Mapping[in
 
 def read_meta_mat(data: bytes, where: str) -> list[Synset]:
     """Every synset of a devkit's meta.mat (leaves and inner nodes), in file order."""
+    return _in_child(_read_meta_mat, data, where)
+
+
+def _in_child(parse, data: bytes, where: str):
+    """parse(data, where) in a forked child: scipy's MAT reader (1.17) dies of SIGSEGV on some damaged
+    files, which would take the whole command down with no message. Its result or its error comes back
+    pickled through a pipe; a crash becomes a one-line DataError."""
+    if not hasattr(os, "fork"):
+        return parse(data, where)
+    read_end, write_end = os.pipe()
+    pid = os.fork()
+    if pid == 0:  # the child: never returns into the caller's code
+        status = 1
+        try:
+            faulthandler.disable()  # a crash here is expected and reported by the parent, not dumped
+            os.close(read_end)
+            try:
+                outcome = pickle.dumps((True, parse(data, where)))
+            except Exception as e:  # noqa: BLE001 (sent back as it is: the caller sees what parse raised)
+                try:
+                    outcome = pickle.dumps((False, e))
+                except Exception:  # noqa: BLE001 (an exception that does not pickle)
+                    outcome = pickle.dumps((False, RuntimeError(repr(e))))
+            with os.fdopen(write_end, "wb") as out:
+                out.write(outcome)
+            status = 0
+        finally:
+            os._exit(status)
+    os.close(write_end)
+    with os.fdopen(read_end, "rb") as pipe:
+        payload = pipe.read()
+    _, status = os.waitpid(pid, 0)
+    if status != 0 or not payload:
+        raise DataError(where, "unreadable meta.mat (the MAT reader crashed on it: a damaged file)")
+    ok, value = pickle.loads(payload)  # written by our own child, above
+    if not ok:
+        raise value
+    return value
+
+
+def _read_meta_mat(data: bytes, where: str) -> list[Synset]:
     try:
         table = np.atleast_1d(scipy.io.loadmat(io.BytesIO(data), squeeze_me=True)["synsets"])
     except KeyError:

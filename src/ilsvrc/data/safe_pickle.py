@@ -14,6 +14,7 @@ from __future__ import annotations
 import io
 import os
 import pickle
+import pickletools
 
 import numpy as np
 
@@ -68,8 +69,7 @@ def load(path: str | os.PathLike, encoding: str = "bytes") -> object:
     try:
         with open(path, "rb") as f:
             data = f.read()
-        # from memory, not the file: a length field of 0xFFFFFFFF makes the unpickler ask the file for
-        # 4 GB, which a file object allocates up front; a BytesIO returns what there is (a truncated pickle)
+        check_lengths(data)
         return RestrictedUnpickler(io.BytesIO(data), encoding=encoding).load()
     except FileNotFoundError:
         raise DataError(path, "missing") from None
@@ -83,4 +83,19 @@ def load(path: str | os.PathLike, encoding: str = "bytes") -> object:
     # What a damaged or unexpected pickle raises depends on where the damage falls.
     except (pickle.UnpicklingError, ValueError, TypeError, KeyError, IndexError, AttributeError,
             OverflowError, MemoryError) as e:
-        raise DataError(path, f"corrupt pickle ({e})") from None
+        raise DataError(path, f"corrupt pickle ({' '.join(str(e).split())})") from None
+
+
+def check_lengths(data: bytes) -> None:
+    """Walk the opcodes (pickletools: nothing is built) so that every length field is checked against
+    the bytes that follow it. The unpickler allocates a BINBYTES object of the length it is told before
+    reading into it: a damaged length of 0x7FFFFFFF would cost 2 GB. Raises what the unpickler would."""
+    try:
+        for _ in pickletools.genops(data):
+            pass
+    except ValueError as e:
+        if "exhausted before seeing STOP" in str(e):
+            raise EOFError from None
+        if "remain" in str(e) or "not enough data" in str(e):  # "... bytes in a bytes4, but only 30 remain"
+            raise pickle.UnpicklingError("pickle data was truncated") from None
+        raise
