@@ -73,10 +73,12 @@ def writing_into(folder: Path):
     return lambda: folder.is_dir() and any(True for _ in folder.iterdir())
 
 
-def kill_and_resume(command: list[str], kills: int, reference: tuple[float, float], writing, check,
-                    seed: int) -> int:
+def kill_and_resume(command, kills: int, reference: tuple[float, float], writing, check, seed: int) -> int:
     """`kills` SIGKILLs, then a run to the end; `check()` after each kill. Even kills fall anywhere in
-    the reference run's duration, odd ones anywhere in its writing phase (from its first file on), each in its own slice of that span. Returns the kills that landed."""
+    the reference run's duration, odd ones anywhere in its writing phase (from its first file on), each
+    in its own slice of that span. `command`: a command line, or a function giving the one to start
+    now (a fresh run, or its resumption). Returns the kills that landed."""
+    line = command if callable(command) else lambda: command
     rng = random.Random(seed)
     first_write, total = reference
     landed = 0
@@ -85,9 +87,9 @@ def kill_and_resume(command: list[str], kills: int, reference: tuple[float, floa
         slices = (kills + 1) // 2 if whole else kills // 2
         span = total if whole else total - first_write
         at = span * (k // 2 + rng.random()) / slices
-        landed += kill_at(command, at, None if whole else writing)
+        landed += kill_at(line(), at, None if whole else writing)
         check()
-    subprocess.run(command, check=True, capture_output=True, env={**os.environ, "OMP_NUM_THREADS": "1"})
+    subprocess.run(line(), check=True, capture_output=True, env={**os.environ, "OMP_NUM_THREADS": "1"})
     return landed
 
 

@@ -18,6 +18,7 @@ import contextlib
 import csv
 import dataclasses
 import math
+import sys
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -29,7 +30,7 @@ from ilsvrc import progress
 from ilsvrc.config import RunConfig, load_config, save_config, to_dict
 from ilsvrc.data.packing import ensure_packed
 from ilsvrc.data.readers.packed import PackedDataset
-from ilsvrc.engine import distributed
+from ilsvrc.engine import distributed, watch
 from ilsvrc.engine.allocator import large_blocks_kept
 from ilsvrc.engine.checkpoint import check_new_run_folder, load_checkpoint, save_checkpoint
 from ilsvrc.engine.devices import autocast, device_for
@@ -80,22 +81,30 @@ def train_one_epoch(model, step_fn, batches, schedule: Schedule, optimizer, epoc
                     world: World = distributed.SINGLE) -> dict:
     """One pass over this rank's batches; the loss and error returned are those of all ranks."""
     model.train()
-    loss_sum = wrong = seen = 0
-    for step, (x, y) in enumerate(batches):
-        for group in optimizer.param_groups:
-            group["lr"] = schedule.lr_at(epoch, step)
-        loss, logits = step_fn(x, y)
-        n = len(y)
-        loss_sum += loss.item() * n
-        wrong += (logits.argmax(1) != y).sum().item()
-        seen += n
-        bar.update(n * world.size)  # every rank steps together: the bar counts the global batch
-        if step % 20 == 0:  # refreshing the postfix every step would cost more than the bar is worth
-            bar.set_postfix(loss=f"{loss_sum / seen:.3f}", err=f"{wrong / seen:.3f}", lr=f"{group['lr']:.3g}",
-                            refresh=False)
+    loss_sum = wrong = seen = step = 0
+    try:
+        for step, (x, y) in enumerate(batches):
+            loss, wrong_here, n = _train_step(step_fn, x, y, schedule, optimizer, epoch, step)
+            loss_sum, wrong, seen = loss_sum + loss * n, wrong + wrong_here, seen + n
+            bar.update(n * world.size)  # every rank steps together: the bar counts the global batch
+            if step % 20 == 0:  # refreshing the postfix every step would cost more than the bar is worth
+                bar.set_postfix(loss=f"{loss_sum / seen:.3f}", err=f"{wrong / seen:.3f}",
+                                lr=f"{optimizer.param_groups[0]['lr']:.3g}", refresh=False)
+    except KeyboardInterrupt:
+        raise watch.Interrupted(epoch, step) from None
     device = next(model.parameters()).device
     loss_sum, wrong, seen = distributed.sum_over_ranks([loss_sum, wrong, seen], world, device)
     return {"train_loss": loss_sum / max(seen, 1), "train_error": wrong / max(seen, 1), "images": int(seen)}
+
+
+def _train_step(step_fn, x, y, schedule: Schedule, optimizer, epoch: int, step: int) -> tuple[float, int, int]:
+    """One step at the scheduled rate: (its loss, checked to be finite; wrong answers; images)."""
+    for group in optimizer.param_groups:
+        group["lr"] = schedule.lr_at(epoch, step)
+    loss, logits = step_fn(x, y)
+    value = loss.item()
+    watch.check_loss(value, epoch, step, optimizer.param_groups[0]["lr"])
+    return value, int((logits.argmax(1) != y).sum().item()), len(y)
 
 
 def make_step(model, optimizer, config: RunConfig, device: torch.device):
@@ -259,6 +268,12 @@ def _placed(model: torch.nn.Module, config: RunConfig, world: World,
 
 
 def _resume(run: Run, device: torch.device) -> None:
+    if not (run.dir / "checkpoints" / "last.pt").exists():  # stopped before its first checkpoint: start over
+        if progress.enabled():
+            print(f"{run.dir} has no checkpoint yet: starting from epoch 1")
+        if run.log:
+            run.log.truncate(0)
+        return
     run.restore(device)
     if run.log:
         run.log.truncate(run.start)
@@ -272,13 +287,24 @@ def run_epochs(run: Run) -> dict:
     t = run.config.train
     step = make_step(run.forward, run.optimizer, run.config, run.pipeline.device)
     row, best_row, began_run = {}, {}, time.perf_counter()
-    for epoch in range(run.start, t.epochs):
-        row = _epoch(run, step, epoch)
-        is_best = row["val_top1_error"] < run.best
-        if is_best:
-            run.best, best_row = row["val_top1_error"], row
+    saved = run.start  # epochs held by checkpoints/last.pt
+    epoch = run.start
+    try:
+        for epoch in range(run.start, t.epochs):
+            row = _epoch(run, step, epoch)
+            is_best = row["val_top1_error"] < run.best
+            if is_best:
+                run.best, best_row = row["val_top1_error"], row
+            if run.world.is_main:
+                _record_epoch(run, row, is_best)
+            saved = epoch + 1
+    except watch.Diverged as e:
+        raise watch.Diverged(watch.diverged_message(e, run.dir, saved)) from None
+    except KeyboardInterrupt as e:  # in a step (Interrupted: where), or in validation or a checkpoint write
+        at = (e.epoch, e.step) if isinstance(e, watch.Interrupted) else (epoch, run.steps)
         if run.world.is_main:
-            _record_epoch(run, row, is_best)
+            print(watch.interrupted_message(run.dir, *at, saved, run.steps), file=sys.stderr)
+        raise
     if best_row and run.world.is_main:  # the table's figures are those of the best checkpoint, which eval loads
         _write_summary(run, best_row, time.perf_counter() - began_run)
     distributed.barrier(run.world)  # no rank returns before the run folder is complete
@@ -316,14 +342,17 @@ def _validate(run: Run, epoch: int) -> dict:
 def _record_epoch(run: Run, row: dict, is_best: bool) -> None:
     """metrics.csv, the epoch's line and the checkpoints (rank 0's job)."""
     run.log.write(row)
+    warning = watch.stuck_warning(row["train_loss"], len(run.train_ds.classes), row["epoch"], run.steps)
+    if warning:
+        print(warning, file=sys.stderr)
     if progress.enabled():
         print(f"epoch {row['epoch']}/{run.config.train.epochs}: loss {row['train_loss']:.4f}"
               f"  train error {row['train_error']:.4f}  val top-1 {row['val_top1_error']:.4f}"
               f"  top-5 {row['val_top5_error']:.4f}  lr {row['lr']:.3g}  {row['seconds']:.1f}s  {row['img_s']:.0f} img/s")
     state = run.state(row["epoch"], row)
-    save_checkpoint(run.dir / "checkpoints" / "last.pt", state)
-    if is_best:
+    if is_best:  # before last.pt: killed in between, a resumed run redoes this epoch and writes both again
         save_checkpoint(run.dir / "checkpoints" / "best.pt", state)
+    save_checkpoint(run.dir / "checkpoints" / "last.pt", state)
 
 
 def _write_summary(run: Run, row: dict, seconds: float) -> None:
