@@ -139,19 +139,20 @@ def _in_child(parse, data: bytes, where: str):
 
 def _read_meta_mat(data: bytes, where: str) -> list[Synset]:
     try:
-        table = np.atleast_1d(scipy.io.loadmat(io.BytesIO(data), squeeze_me=True)["synsets"])
-    except KeyError:
-        raise DataError(where, "no 'synsets' variable: not an ILSVRC devkit meta.mat") from None
-    except (scipy.io.matlab.MatReadError, ValueError, TypeError, IndexError, OSError, NotImplementedError,
-            MemoryError, EOFError) as e:
+        variables = scipy.io.loadmat(io.BytesIO(data), squeeze_me=True)
+    except Exception as e:  # noqa: BLE001 (on a damaged file scipy's reader raises whatever its internals hit:
+        # MatReadError, ValueError, UnboundLocalError... found by fuzzing)
         raise DataError(where, f"unreadable meta.mat ({_first_line(e)})") from None
+    if "synsets" not in variables:
+        raise DataError(where, "no 'synsets' variable: not an ILSVRC devkit meta.mat")
+    table = np.atleast_1d(variables["synsets"])
     fields = table.dtype.names or ()
     missing = [f for f in REQUIRED_FIELDS if f not in fields]
     if missing:
         raise DataError(where, f"'synsets' has no {', '.join(missing)} field (fields: {', '.join(fields) or 'none'})")
     try:
         return [_synset(row, fields) for row in table]
-    except (ValueError, TypeError, OverflowError) as e:
+    except (ValueError, TypeError, OverflowError, IndexError, KeyError, AttributeError) as e:
         raise DataError(where, f"unreadable meta.mat ({_first_line(e)})") from None
 
 
