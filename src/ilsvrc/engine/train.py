@@ -84,7 +84,7 @@ def train_one_epoch(model, step_fn, batches, schedule: Schedule, optimizer, epoc
     loss_sum = wrong = seen = step = 0
     try:
         for step, (x, y) in enumerate(batches):
-            loss, wrong_here, n = _train_step(step_fn, x, y, schedule, optimizer, epoch, step)
+            loss, wrong_here, n = _train_step(step_fn, x, y, schedule, optimizer, epoch, step, world)
             loss_sum, wrong, seen = loss_sum + loss * n, wrong + wrong_here, seen + n
             bar.update(n * world.size)  # every rank steps together: the bar counts the global batch
             if step % 20 == 0:  # refreshing the postfix every step would cost more than the bar is worth
@@ -97,13 +97,16 @@ def train_one_epoch(model, step_fn, batches, schedule: Schedule, optimizer, epoc
     return {"train_loss": loss_sum / max(seen, 1), "train_error": wrong / max(seen, 1), "images": int(seen)}
 
 
-def _train_step(step_fn, x, y, schedule: Schedule, optimizer, epoch: int, step: int) -> tuple[float, int, int]:
+def _train_step(step_fn, x, y, schedule: Schedule, optimizer, epoch: int, step: int,
+                world: World) -> tuple[float, int, int]:
     """One step at the scheduled rate: (its loss, checked to be finite; wrong answers; images)."""
     for group in optimizer.param_groups:
         group["lr"] = schedule.lr_at(epoch, step)
     loss, logits = step_fn(x, y)
-    value = loss.item()
-    watch.check_loss(value, epoch, step, optimizer.param_groups[0]["lr"])
+    value = everywhere = loss.item()
+    if world.distributed:  # every rank stops at the same step (one stopping alone would leave the others waiting)
+        everywhere = distributed.sum_over_ranks([value], world, loss.device)[0]  # NaN if any rank's is
+    watch.check_loss(everywhere if math.isfinite(value) else value, epoch, step, optimizer.param_groups[0]["lr"])
     return value, int((logits.argmax(1) != y).sum().item()), len(y)
 
 
