@@ -6,7 +6,13 @@ Test modules import from here, never from one another.
 from __future__ import annotations
 
 import gzip
+import os
+import random
+import signal
 import struct
+import subprocess
+import sys
+import time
 from pathlib import Path
 
 import numpy as np
@@ -14,6 +20,7 @@ from PIL import Image
 
 from ilsvrc.config import load_config
 from ilsvrc.data.base import ArrayDataset
+from ilsvrc.data.readers import voc
 from ilsvrc.label.votes import Votes
 
 # ---- IDX files (header layout from the IDX spec) ----
@@ -136,3 +143,106 @@ def write_tiny_idx(folder, train_per_class: int = 12, test_per_class: int = 3, c
     """A learnable IDX dataset (train + t10k) of 28x28 brightness bands, per_class images of each class."""
     return write_learnable_idx(folder, train_per_class * classes, test_per_class * classes, classes=classes,
                                noise=20, step=23)
+
+
+# ---- Caltech-101 and PASCAL VOC trees ----
+
+CALTECH_SIZES = {"BACKGROUND_Google": 6, "Faces_easy": 7, "accordion": 5, "water_lilly": 9}
+
+
+def make_caltech(root, sizes=CALTECH_SIZES):
+    folder = root / "101_ObjectCategories"
+    for k, (name, n) in enumerate(sizes.items()):
+        for j in range(n):
+            write_image(folder / name / f"image_{j + 1:04d}.jpg", 10 * k + j, size=(8, 6))
+    return folder
+
+
+VOC_SPLIT_IDS = {"train": ["000005", "000007", "000009"], "val": ["000012", "000016"]}
+
+
+def make_voc(root, year=2007, splits=VOC_SPLIT_IDS, seed=0):
+    """VOCdevkit/VOC<year> with random flags per (image, class); returns the year folder and the flags."""
+    year_folder = root / "VOCdevkit" / f"VOC{year}"
+    main = year_folder / "ImageSets" / "Main"
+    main.mkdir(parents=True)
+    rng = np.random.default_rng(seed)
+    splits = {**splits, "trainval": [i for ids in splits.values() for i in ids]}
+    flags = {i: rng.choice([1, -1, 0], size=20) for i in splits["trainval"]}
+    for split, ids in splits.items():
+        (main / f"{split}.txt").write_text("".join(f"{i}\n" for i in ids))
+        for c, name in enumerate(voc.CLASSES):
+            # The devkit pads the flag to two characters: "000005 -1", "000007  1".
+            (main / f"{name}_{split}.txt").write_text("".join(f"{i} {flags[i][c]:2d}\n" for i in ids))
+    for k, i in enumerate(splits["trainval"]):
+        write_image(year_folder / "JPEGImages" / f"{i}.jpg", seed + k, size=(10, 8))
+    return year_folder, flags
+
+
+# ---- the kill -9 harness: SIGKILL a command at random moments, then let it finish ----
+
+
+def ilsvrc(*args: str) -> list[str]:
+    return [sys.executable, "-m", "ilsvrc", *map(str, args)]
+
+
+def _start(command: list[str]) -> subprocess.Popen:
+    return subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                            env={**os.environ, "OMP_NUM_THREADS": "1"})
+
+
+def _wait_for(process: subprocess.Popen, writing) -> float:
+    """Poll (every millisecond) until `writing()` or the process ends; the seconds waited."""
+    began = time.perf_counter()
+    while process.poll() is None and not writing():
+        time.sleep(0.001)
+    return time.perf_counter() - began
+
+
+def reference_run(command: list[str], writing) -> tuple[float, float]:
+    """An uninterrupted run: (seconds until it starts writing, seconds in all)."""
+    began = time.perf_counter()
+    process = _start(command)
+    first_write = _wait_for(process, writing)
+    assert process.wait() == 0
+    return first_write, time.perf_counter() - began
+
+
+def kill_at(command: list[str], seconds: float, writing=None) -> bool:
+    """Start `command` and SIGKILL it `seconds` later (counted from its first write when `writing` is
+    given); True if it was still running then."""
+    process = _start(command)
+    if writing is not None:
+        _wait_for(process, writing)
+    try:
+        process.wait(timeout=seconds)
+        return False
+    except subprocess.TimeoutExpired:
+        process.send_signal(signal.SIGKILL)
+        process.wait()
+        return True
+
+
+def writing_into(folder: Path):
+    """True once a file exists in `folder` (a temporary one, first): the command has started writing."""
+    return lambda: folder.is_dir() and any(True for _ in folder.iterdir())
+
+
+def kill_and_resume(command, kills: int, reference: tuple[float, float], writing, check, seed: int) -> int:
+    """`kills` SIGKILLs, then a run to the end; `check()` after each kill. Even kills fall anywhere in
+    the reference run's duration, odd ones anywhere in its writing phase (from its first file on), each
+    in its own slice of that span. `command`: a command line, or a function giving the one to start
+    now (a fresh run, or its resumption). Returns the kills that landed."""
+    line = command if callable(command) else lambda: command
+    rng = random.Random(seed)
+    first_write, total = reference
+    landed = 0
+    for k in range(kills):
+        whole = k % 2 == 0
+        slices = (kills + 1) // 2 if whole else kills // 2
+        span = total if whole else total - first_write
+        at = span * (k // 2 + rng.random()) / slices
+        landed += kill_at(line(), at, None if whole else writing)
+        check()
+    subprocess.run(line(), check=True, capture_output=True, env={**os.environ, "OMP_NUM_THREADS": "1"})
+    return landed

@@ -3,21 +3,10 @@ import os
 import numpy as np
 import pytest
 
-from fixtures import write_image
+from fixtures import CALTECH_SIZES, make_caltech, write_image
 from ilsvrc.data import open_dataset
 from ilsvrc.data.readers import caltech
 from ilsvrc.errors import ConfigError, DataError
-
-SIZES = {"BACKGROUND_Google": 6, "Faces_easy": 7, "accordion": 5, "water_lilly": 9}
-
-
-def make_caltech(root, sizes=SIZES):
-    folder = root / "101_ObjectCategories"
-    for k, (name, n) in enumerate(sizes.items()):
-        for j in range(n):
-            write_image(folder / name / f"image_{j + 1:04d}.jpg", 10 * k + j, size=(8, 6))
-    return folder
-
 
 def sources(ds):
     return [ds.source(i) for i in range(len(ds))]
@@ -40,7 +29,7 @@ def test_train_and_test_are_disjoint_and_cover_every_image(tmp_path):
     folder = make_caltech(tmp_path)
     train = set(sources(caltech.open(folder, "train", train_per_class=3)))
     test = set(sources(caltech.open(folder, "test", train_per_class=3)))
-    everything = {f"{c}/{f}" for c in SIZES if c != "BACKGROUND_Google" for f in os.listdir(folder / c)}
+    everything = {f"{c}/{f}" for c in CALTECH_SIZES if c != "BACKGROUND_Google" for f in os.listdir(folder / c)}
     assert not train & test and train | test == everything
 
 

@@ -16,7 +16,7 @@ from ilsvrc.errors import ConfigError, DataError
 from ilsvrc.engine.evaluation import evaluate, predict_scores
 from ilsvrc.scoring import run_scores
 from ilsvrc.models import create_model
-from fixtures import tiny_config, write_learnable_idx
+from fixtures import make_voc, tiny_config, write_learnable_idx
 
 
 @pytest.fixture(scope="module")
@@ -140,7 +140,6 @@ def test_predict_names_the_top_classes(packed, tmp_path, capsys):
 
 
 def test_voc_is_scored_by_mean_average_precision(tmp_path):
-    from test_voc import make_voc
 
     from ilsvrc import metrics
 

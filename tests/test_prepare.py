@@ -9,7 +9,7 @@ from ilsvrc.cli import main
 from ilsvrc.data import open_dataset
 from ilsvrc.data.prepare import PackOptions, prepare
 from ilsvrc.errors import ConfigError
-from fixtures import write_split
+from fixtures import make_caltech, write_split
 
 
 @pytest.fixture
@@ -117,7 +117,6 @@ def test_bad_flags_are_one_line_errors(idx_dir, tmp_path, capsys, flag):
 
 
 def test_reader_options_reach_the_reader(tmp_path):
-    from test_caltech import make_caltech
 
     root = tmp_path / "caltech"
     make_caltech(root)

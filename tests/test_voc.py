@@ -2,39 +2,18 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from fixtures import write_image
+from fixtures import VOC_SPLIT_IDS, make_voc, write_image
 from ilsvrc.data import detect_kind, open_dataset
 from ilsvrc.data.prepare import PackOptions, prepare
 from ilsvrc.data.readers import voc
 from ilsvrc.errors import ConfigError, DataError
-
-SPLIT_IDS = {"train": ["000005", "000007", "000009"], "val": ["000012", "000016"]}
-
-
-def make_voc(root, year=2007, splits=SPLIT_IDS, seed=0):
-    """VOCdevkit/VOC<year> with random flags per (image, class); returns the year folder and the flags."""
-    year_folder = root / "VOCdevkit" / f"VOC{year}"
-    main = year_folder / "ImageSets" / "Main"
-    main.mkdir(parents=True)
-    rng = np.random.default_rng(seed)
-    splits = {**splits, "trainval": [i for ids in splits.values() for i in ids]}
-    flags = {i: rng.choice([1, -1, 0], size=20) for i in splits["trainval"]}
-    for split, ids in splits.items():
-        (main / f"{split}.txt").write_text("".join(f"{i}\n" for i in ids))
-        for c, name in enumerate(voc.CLASSES):
-            # The devkit pads the flag to two characters: "000005 -1", "000007  1".
-            (main / f"{name}_{split}.txt").write_text("".join(f"{i} {flags[i][c]:2d}\n" for i in ids))
-    for k, i in enumerate(splits["trainval"]):
-        write_image(year_folder / "JPEGImages" / f"{i}.jpg", seed + k, size=(10, 8))
-    return year_folder, flags
-
 
 def test_multi_hot_labels_and_difficult_flags(tmp_path):
     year_folder, flags = make_voc(tmp_path)
     ds = voc.open(year_folder, "train")
     assert ds.multilabel and ds.year == 2007 and len(ds) == 3
     assert ds.classes == list(voc.CLASSES) and ds.class_names[10] == "dining table"
-    expected = np.stack([flags[i] for i in SPLIT_IDS["train"]])
+    expected = np.stack([flags[i] for i in VOC_SPLIT_IDS["train"]])
     np.testing.assert_array_equal(ds.labels(), (expected == 1).astype(np.uint8))
     for i in range(len(ds)):
         label = ds.label(i)

@@ -26,6 +26,9 @@ QUIET = arg("--quiet", action="store_true", help="no progress bars or progress l
 KIND = arg("--kind", default=None, metavar="FORMAT",
            help="force the data format instead of detecting it "
                 "(packed, ilsvrc2012, voc, caltech, cifar, idx, folder)")
+OPTION = arg("--option", action="append", metavar="KEY=VALUE",
+             help="a reader option, repeatable: e.g. train_per_class=15 (Caltech), year=2007 (VOC: which year "
+                  "of a VOCdevkit holding several), label=coarse (CIFAR-100)")
 
 
 class Parser(argparse.ArgumentParser):
@@ -188,15 +191,13 @@ COMMANDS = [
                     help=f"large images as jpeg (the whole image, ~25 kB) or raw (the central square "
                          f"as uint8 pixels, 196 kB at 256: read without decoding); default {PACK.storage}"),
                 arg("--workers", type=int, default=PACK.workers, help="decoding processes (default: all cores)"),
-                arg("--option", action="append", metavar="KEY=VALUE",
-                    help="a reader option, repeatable: e.g. train_per_class=15 (Caltech), year=2007 (VOC), "
-                         "label=coarse (CIFAR-100)"),
+                OPTION,
                 QUIET,
             ]),
     Command(("data", "info"), "ilsvrc.data.info:info_command",
             "show a dataset's splits, counts, classes, image sizes and statistics", [
                 arg("dataset", help="a packed folder, a dataset name or a path in any known format"),
-                KIND, JSON,
+                KIND, JSON, OPTION,
             ]),
     Command(("data", "synth"), "ilsvrc.data.synth:synth_command",
             "write ILSVRC-2012-format archives (train tar, val tar, devkit) from bundled natural photos", [

@@ -19,7 +19,7 @@ from typing import Any
 import yaml
 
 from ilsvrc.errors import ConfigError
-from ilsvrc.files import write_text_atomic
+from ilsvrc.files import parse_yaml, write_text_atomic
 
 CONFIG_DIR = Path(__file__).resolve().parent / "configs"
 TTA_CHOICES = ("center", "flip", "10crop")  # test views: centre; centre + mirror image; the paper's 10 crops
@@ -165,13 +165,11 @@ def load_config(name_or_path: str, overrides: list[str] | None = None) -> RunCon
 def read_yaml(path: Path) -> dict:
     """The mapping a config file holds; any other content is a one-line error naming the file."""
     try:
-        raw = yaml.safe_load(path.read_text(encoding="utf-8"))
+        raw = parse_yaml(path.read_text(encoding="utf-8"), str(path))
     except OSError as e:
         raise ConfigError(f"{path}: cannot read ({e.strerror or e})") from None
     except UnicodeDecodeError as e:
         raise ConfigError(f"{path}: not UTF-8 text ({e.reason} at byte {e.start})") from None
-    except yaml.YAMLError as e:
-        raise ConfigError(f"{path}: not valid YAML ({str(e).splitlines()[0]})") from None
     if raw is None:
         raise ConfigError(f"{path}: empty; a config holds sections of {', '.join(SECTIONS)}")
     return raw
@@ -267,10 +265,7 @@ def _override_value(where: str, text: str, hint):
     so that a path such as `--data 2007` or `--data 'a: b'` stays a path."""
     if hint is str:
         return text
-    try:
-        return yaml.safe_load(text)
-    except yaml.YAMLError as e:
-        raise ConfigError(f"{where}: not a valid value ({str(e).splitlines()[0]})") from None
+    return parse_yaml(text, where, "not a valid value")
 
 
 def to_dict(config: RunConfig) -> dict[str, Any]:

@@ -43,6 +43,7 @@ from ilsvrc.data.packing import ensure_packed
 from ilsvrc.engine.pipeline import Pipeline
 from ilsvrc.errors import ConfigError, DataError
 from ilsvrc.engine.devices import pick_device
+from ilsvrc.files import write_text_atomic
 
 CROP = 224
 MEAN, STD = (0.485, 0.456, 0.406), (0.229, 0.224, 0.225)  # torchvision's ImageNet normalisation
@@ -247,7 +248,7 @@ def extract_tree(ds, root: Path) -> None:
     written = sum(1 for _ in root.glob("*/*"))
     if written != len(ds):
         raise DataError(root, f"{len(ds)} images but {written} distinct file names: pass --reference-root")
-    (root / DONE).write_text(f"{len(ds)}\n")
+    write_text_atomic(root / DONE, f"{len(ds)}\n")
 
 
 def loader_command(data: str, reference_root: str | None = None, batch: int = 128, workers: int = 2,

@@ -44,10 +44,16 @@ def _named_kind(path_or_name) -> str | None:
     return sources.NAMED[name].kind if name in sources.NAMED and not Path(name).exists() else None
 
 
-def available_splits(path_or_name: str | os.PathLike, kind: str | None = None) -> list[str]:
+def available_splits(path_or_name: str | os.PathLike, kind: str | None = None, **options) -> list[str]:
+    """The splits a dataset holds; reader options that choose among several datasets in one folder
+    (VOC's year=) count here as they do in open_dataset."""
+    import inspect
+
     path = resolve(path_or_name)
     kind = kind or detect_kind(path)
-    splits = list(reader(kind).splits(path))
+    list_splits = reader(kind).splits
+    accepted = inspect.signature(list_splits).parameters
+    splits = list(list_splits(path, **{k: v for k, v in options.items() if k in accepted}))
     if not splits:  # a format forced with --kind that the data is not in
         raise DataError(path, f"holds no {kind} data (no split found)")
     return splits

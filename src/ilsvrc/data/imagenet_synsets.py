@@ -15,7 +15,10 @@ the package, so class names are known even without a devkit.
 """
 from __future__ import annotations
 
+import faulthandler
 import io
+import os
+import pickle
 import re
 from dataclasses import dataclass
 from functools import lru_cache
@@ -28,9 +31,11 @@ import scipy.io
 from ilsvrc.errors import DataError
 
 TABLE = "ilsvrc2012_synsets.tsv"
-# The fields of meta.mat's `synsets` struct array, in the devkit's order (readers index them by position).
+# The fields of meta.mat's `synsets` struct array, in the devkit's order; read by name, and only the
+# first few are needed (tools that rewrite meta.mat keep ILSVRC2012_ID, WNID, words, num_children).
 META_FIELDS = ("ILSVRC2012_ID", "WNID", "words", "gloss", "num_children", "children",
                "wordnet_height", "num_train_images")
+REQUIRED_FIELDS = ("ILSVRC2012_ID", "WNID", "words", "num_children")
 MAT_HEADER_TEXT = b"MATLAB 5.0 MAT-file, written by ilsvrc (ILSVRC-2012 devkit layout)"
 _WNID = re.compile(r"n\d{8}")
 
@@ -92,19 +97,78 @@ def ilsvrc_ids_to_labels(ids: Sequence[int] | np.ndarray, id_to_wnid: Mapping[in
 
 def read_meta_mat(data: bytes, where: str) -> list[Synset]:
     """Every synset of a devkit's meta.mat (leaves and inner nodes), in file order."""
+    return _in_child(_read_meta_mat, data, where)
+
+
+def _in_child(parse, data: bytes, where: str):
+    """parse(data, where) in a forked child: scipy's MAT reader (1.17) dies of SIGSEGV on some damaged
+    files, which would take the whole command down with no message. Its result or its error comes back
+    pickled through a pipe; a crash becomes a one-line DataError."""
+    if not hasattr(os, "fork"):
+        return parse(data, where)
+    read_end, write_end = os.pipe()
+    pid = os.fork()
+    if pid == 0:  # the child: never returns into the caller's code
+        status = 1
+        try:
+            faulthandler.disable()  # a crash here is expected and reported by the parent, not dumped
+            os.close(read_end)
+            try:
+                outcome = pickle.dumps((True, parse(data, where)))
+            except Exception as e:  # noqa: BLE001 (sent back as it is: the caller sees what parse raised)
+                try:
+                    outcome = pickle.dumps((False, e))
+                except Exception:  # noqa: BLE001 (an exception that does not pickle)
+                    outcome = pickle.dumps((False, RuntimeError(repr(e))))
+            with os.fdopen(write_end, "wb") as out:
+                out.write(outcome)
+            status = 0
+        finally:
+            os._exit(status)
+    os.close(write_end)
+    with os.fdopen(read_end, "rb") as pipe:
+        payload = pipe.read()
+    _, status = os.waitpid(pid, 0)
+    if status != 0 or not payload:
+        raise DataError(where, "unreadable meta.mat (the MAT reader crashed on it: a damaged file)")
+    ok, value = pickle.loads(payload)  # written by our own child, above
+    if not ok:
+        raise value
+    return value
+
+
+def _read_meta_mat(data: bytes, where: str) -> list[Synset]:
     try:
-        table = scipy.io.loadmat(io.BytesIO(data), squeeze_me=True)["synsets"]
-        return [_synset(row) for row in np.atleast_1d(table)]
-    except KeyError:
-        raise DataError(where, "no 'synsets' variable: not an ILSVRC devkit meta.mat") from None
-    except (ValueError, TypeError, IndexError, OSError, NotImplementedError) as e:
-        raise DataError(where, f"unreadable meta.mat ({e})") from None
+        variables = scipy.io.loadmat(io.BytesIO(data), squeeze_me=True)
+    except Exception as e:  # noqa: BLE001 (on a damaged file scipy's reader raises whatever its internals hit:
+        # MatReadError, ValueError, UnboundLocalError... found by fuzzing)
+        raise DataError(where, f"unreadable meta.mat ({_first_line(e)})") from None
+    if "synsets" not in variables:
+        raise DataError(where, "no 'synsets' variable: not an ILSVRC devkit meta.mat")
+    table = np.atleast_1d(variables["synsets"])
+    fields = table.dtype.names or ()
+    missing = [f for f in REQUIRED_FIELDS if f not in fields]
+    if missing:
+        raise DataError(where, f"'synsets' has no {', '.join(missing)} field (fields: {', '.join(fields) or 'none'})")
+    try:
+        return [_synset(row, fields) for row in table]
+    except (ValueError, TypeError, OverflowError, IndexError, KeyError, AttributeError) as e:
+        raise DataError(where, f"unreadable meta.mat ({_first_line(e)})") from None
 
 
-def _synset(row) -> Synset:
-    children = tuple(int(c) for c in np.atleast_1d(row[5]))
-    return Synset(int(row[0]), _text(row[1]), _text(row[2]), _text(row[3]), int(row[4]), children,
-                  int(row[6]), int(row[7]))
+def _first_line(error: Exception) -> str:
+    lines = str(error).strip().splitlines()
+    return lines[0][:200] if lines else type(error).__name__
+
+
+def _synset(row, fields: Sequence[str]) -> Synset:
+    def get(name, default):
+        return row[name] if name in fields else default
+
+    children = tuple(int(c) for c in np.atleast_1d(get("children", np.zeros(0))))
+    return Synset(int(row["ILSVRC2012_ID"]), _text(row["WNID"]), _text(row["words"]), _text(get("gloss", "")),
+                  int(row["num_children"]), children, int(get("wordnet_height", 0)),
+                  int(get("num_train_images", 0)))
 
 
 def _text(value) -> str:
@@ -126,6 +190,29 @@ def meta_mat_bytes(synsets: Sequence[Synset]) -> bytes:
     data = bytearray(stream.getvalue())
     data[:116] = MAT_HEADER_TEXT.ljust(116)
     return bytes(data)
+
+
+@dataclass(frozen=True)
+class TorchvisionMeta:
+    """torchvision's ImageNet meta.bin: torch.save((wnid_to_classes, val_wnids)), written from the devkit."""
+
+    words: dict[str, str]  # wnid -> 'tench, Tinca tinca'
+    val_wnids: list[str]  # the wnid of each validation image, in sorted file-name order
+
+
+def read_meta_bin(path) -> TorchvisionMeta:
+    """meta.bin read with torch.load(weights_only=True): plain containers only, no code runs."""
+    import torch  # here: the other readers of this module never need it
+
+    try:
+        wnid_to_classes, val_wnids = torch.load(path, map_location="cpu", weights_only=True)
+        words = {str(w): ", ".join(map(str, names)) if isinstance(names, (tuple, list)) else str(names)
+                 for w, names in dict(wnid_to_classes).items()}
+        val = [str(w) for w in val_wnids]
+    except Exception as e:  # noqa: BLE001 (damaged archives raise RuntimeError, ValueError, EOFError, ...)
+        raise DataError(path, f"not a readable torchvision meta.bin ({_first_line(e)}); it holds "
+                              "torch.save((wnid_to_classes, val_wnids))") from None
+    return TorchvisionMeta(words, val)
 
 
 def leaves(synsets: Sequence[Synset]) -> dict[int, str]:

@@ -13,6 +13,10 @@ from PIL import Image, UnidentifiedImageError
 
 from ilsvrc.errors import DataError
 
+# Pillow's own error threshold (twice Image.MAX_IMAGE_PIXELS): ImageNet's largest photos are far below it;
+# a header claiming more is refused before any pixel is allocated (a decompression bomb).
+MAX_PIXELS = 178_956_970
+
 IMAGE_EXTENSIONS = (".jpg", ".jpeg", ".png", ".bmp", ".gif", ".ppm", ".pgm", ".tif", ".tiff", ".webp")
 
 
@@ -28,17 +32,27 @@ def decode(data: bytes, where: str, mode: str = "RGB", draft_shorter: int | None
     """
     try:
         with Image.open(io.BytesIO(data)) as im:
+            check_pixels(*im.size, where)  # also when another library has lifted Pillow's own limit
             if draft_shorter and im.format == "JPEG":
                 w, h = im.size
                 scale = draft_shorter / min(w, h)
                 im.draft(mode, (max(1, round(w * scale)), max(1, round(h * scale))))
             im = im.convert(mode)  # CMYK, palette, grayscale, 16-bit PNG -> RGB (or L)
             array = np.asarray(im, dtype=np.uint8)
+    except Image.DecompressionBombError as e:  # raised by Image.open from the header alone
+        raise DataError(where, f"refused before decoding: {e}") from None
     except UnidentifiedImageError:  # its own message names an in-memory buffer, not the file
         raise DataError(where, "corrupt or unreadable image (not an image, or a format Pillow cannot read)") from None
     except (OSError, SyntaxError, ValueError) as e:
         raise DataError(where, f"corrupt or unreadable image ({e})") from None
     return array[:, :, None] if array.ndim == 2 else array
+
+
+def check_pixels(width: int, height: int, where: str) -> None:
+    """Refuse, from a header, an image too large to decode safely."""
+    if width * height > MAX_PIXELS:
+        raise DataError(where, f"refused before decoding: header claims {width}x{height} pixels, over the "
+                               f"{MAX_PIXELS:,}-pixel limit (a decompression bomb?)")
 
 
 def read_image(path, mode: str = "RGB", draft_shorter: int | None = None) -> np.ndarray:

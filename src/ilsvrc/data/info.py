@@ -15,14 +15,16 @@ from ilsvrc.data.readers import packed
 SIZE_SAMPLE = 64  # images opened per split to report sizes of unpacked data
 
 
-def dataset_info(dataset: str, kind: str | None = None) -> dict:
+def dataset_info(dataset: str, kind: str | None = None, options: dict | None = None) -> dict:
+    """`options`: reader options, as `data prepare --option` takes them (e.g. VOC's year)."""
     path = resolve(dataset)
     kind = kind or detect_kind(path)
     if kind == "packed":
         return _packed_info(path)
+    options = options or {}
     info = {"path": str(path), "kind": kind, "splits": {}}
-    for split in available_splits(path, kind):
-        ds = open_dataset(path, split, kind)
+    for split in available_splits(path, kind, **options):
+        ds = open_dataset(path, split, kind, **options)
         info["splits"][split] = {"n": len(ds), "classes": len(ds.classes), "image_sizes": _sizes(ds)}
         info.update(classes=list(ds.classes), class_names=list(ds.class_names))
     return info
@@ -54,8 +56,10 @@ def _sizes(ds) -> dict:
             "sampled": len(shapes)}
 
 
-def info_command(dataset: str, kind: str | None = None, json: bool = False) -> int:
-    info = dataset_info(dataset, kind)
+def info_command(dataset: str, kind: str | None = None, json: bool = False, option=None) -> int:
+    from ilsvrc.data.prepare import parse_options
+
+    info = dataset_info(dataset, kind, parse_options(option))
     if json:
         print(_json_dumps(info))
         return 0

@@ -26,6 +26,7 @@ import torch
 import torch.utils.data
 
 from ilsvrc.data.base import Dataset
+from ilsvrc.data.images import check_pixels
 from ilsvrc.errors import ConfigError, DataError
 
 # transform(image (H, W, C) uint8, rng) -> image (h, w, C) uint8
@@ -199,6 +200,7 @@ class _JpegSamples(torch.utils.data.Dataset):
             height, width = simplejpeg.decode_jpeg_header(data)[:2]
         except ValueError as e:
             raise DataError(f"{self.ds.root}#{i}", f"corrupt stored image ({e})") from None
+        check_pixels(width, height, f"{self.ds.root}#{i}")
         window = self.crop.window(height, width, np.random.default_rng([self.seed, epoch, i]))
         return data, (window.top, window.left, window.flip), self.ds.label(i)
 

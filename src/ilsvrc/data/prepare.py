@@ -32,7 +32,7 @@ from ilsvrc.data.shards import Shard, write_shard
 from ilsvrc.data.stats import ImageStats
 from ilsvrc.errors import ConfigError, DataError
 from ilsvrc import progress
-from ilsvrc.files import check_output_folder, make_output_folder, write_json_atomic, write_npz_atomic
+from ilsvrc.files import check_output_folder, make_output_folder, parse_yaml, write_json_atomic, write_npz_atomic
 
 CHUNK = 32  # images per task handed to a worker process
 SHARD_BYTES = 100_000_000  # default shard size of large raw images: about 500 of 256x256x3
@@ -54,7 +54,7 @@ def prepare(source: str | os.PathLike, out: str | os.PathLike, kind: str | None 
     _check_existing(out, recipe)
     # Every split is opened (its files found and their headers checked) before anything is written.
     datasets = {split: open_dataset(path, split, kind, **reader_options)
-                for split in splits or available_splits(path, kind)}
+                for split in splits or available_splits(path, kind, **reader_options)}
     return pack_datasets(datasets, out, recipe, options)
 
 
@@ -258,14 +258,12 @@ def _split_entry(ds: Dataset, out: Path, options: PackOptions, shards: list, tot
 
 def parse_options(pairs: list[str] | None) -> dict:
     """`["train_per_class=15", "year=2007"]` -> {"train_per_class": 15, "year": 2007} (values read as YAML)."""
-    import yaml
-
     options = {}
     for pair in pairs or []:
         key, sep, value = pair.partition("=")
         if not sep or not key:
             raise ConfigError(f"--option takes KEY=VALUE, got {pair!r}")
-        options[key.replace("-", "_")] = yaml.safe_load(value)
+        options[key.replace("-", "_")] = parse_yaml(value, f"--option {key}", "not a valid value")
     return options
 
 

@@ -5,13 +5,16 @@
 
 A pickle is a program: any global it names is imported and may be called, so a file from the
 internet can run `os.system`. This unpickler resolves only the globals a numpy array needs to
-rebuild itself; dicts, lists, tuples, bytes, str and numbers need no global. Anything else is
+rebuild itself, and the latin-1 encoding through which Python 3's protocol-2 pickles store bytes;
+dicts, lists, tuples, bytes, str and numbers need no global. Anything else is
 refused before it is imported, and reported as a DataError naming the file and the global.
 """
 from __future__ import annotations
 
+import io
 import os
 import pickle
+import pickletools
 
 import numpy as np
 
@@ -22,7 +25,16 @@ try:  # numpy >= 2 moved the array reconstructor; pickles written by numpy 1 sti
 except ImportError:  # pragma: no cover (numpy 1.x)
     from numpy.core.multiarray import _reconstruct
 
+def _latin1_bytes(text: str, encoding: str = "latin1") -> bytes:
+    """Python 3's protocol-2 pickles store bytes as _codecs.encode(text, "latin1"): allow that one
+    encoding of that one type, not the codec machinery."""
+    if not isinstance(text, str) or encoding not in ("latin1", "latin-1"):
+        raise ForbiddenGlobal("_codecs", f"encode with {encoding!r}")
+    return text.encode("latin1")
+
+
 ALLOWED_GLOBALS = {
+    ("_codecs", "encode"): _latin1_bytes,
     ("numpy.core.multiarray", "_reconstruct"): _reconstruct,
     ("numpy._core.multiarray", "_reconstruct"): _reconstruct,
     ("numpy", "ndarray"): np.ndarray,
@@ -56,7 +68,9 @@ def load(path: str | os.PathLike, encoding: str = "bytes") -> object:
     """
     try:
         with open(path, "rb") as f:
-            return RestrictedUnpickler(f, encoding=encoding).load()
+            data = f.read()
+        check_lengths(data)
+        return RestrictedUnpickler(io.BytesIO(data), encoding=encoding).load()
     except FileNotFoundError:
         raise DataError(path, "missing") from None
     except ForbiddenGlobal as e:
@@ -69,4 +83,19 @@ def load(path: str | os.PathLike, encoding: str = "bytes") -> object:
     # What a damaged or unexpected pickle raises depends on where the damage falls.
     except (pickle.UnpicklingError, ValueError, TypeError, KeyError, IndexError, AttributeError,
             OverflowError, MemoryError) as e:
-        raise DataError(path, f"corrupt pickle ({e})") from None
+        raise DataError(path, f"corrupt pickle ({' '.join(str(e).split())})") from None
+
+
+def check_lengths(data: bytes) -> None:
+    """Walk the opcodes (pickletools: nothing is built) so that every length field is checked against
+    the bytes that follow it. The unpickler allocates a BINBYTES object of the length it is told before
+    reading into it: a damaged length of 0x7FFFFFFF would cost 2 GB. Raises what the unpickler would."""
+    try:
+        for _ in pickletools.genops(data):
+            pass
+    except ValueError as e:
+        if "exhausted before seeing STOP" in str(e):
+            raise EOFError from None
+        if "remain" in str(e) or "not enough data" in str(e):  # "... bytes in a bytes4, but only 30 remain"
+            raise pickle.UnpicklingError("pickle data was truncated") from None
+        raise

@@ -1,6 +1,6 @@
 """One shard file of the packed format: a versioned header, array sections, and a checksum trailer.
 
-    write_shard(path, header, sections)       # atomic: temporary file, fsync, rename
+    write_shard(path, header, sections)       # atomic and durable (files.written_atomically)
     shard = Shard(path)                        # memory-mapped; shard.section("labels") is a zero-copy view
     shard.verify()                             # recompute the SHA-256 over everything before the trailer
 
@@ -25,6 +25,7 @@ from pathlib import Path
 import numpy as np
 
 from ilsvrc.errors import DataError
+from ilsvrc.files import written_atomically
 
 MAGIC = b"ILSVRCSH"
 END = b"ILSVRCOK"
@@ -46,9 +47,8 @@ def write_shard(path: str | os.PathLike, header: dict, sections: dict[str, np.nd
         offset += array.nbytes + _pad(array.nbytes)
     head_bytes = json.dumps(dict(header, sections=layout)).encode()
     prefix_len = len(MAGIC) + 8
-    tmp = path.with_name(path.name + ".tmp")
     digest = hashlib.sha256()
-    with open(tmp, "wb") as f:
+    with written_atomically(path) as f:
         def put(data):
             digest.update(data)
             f.write(data)
@@ -59,9 +59,6 @@ def write_shard(path: str | os.PathLike, header: dict, sections: dict[str, np.nd
             put(np.ascontiguousarray(array).tobytes())
             put(b"\0" * _pad(array.nbytes))
         f.write(digest.digest() + END)
-        f.flush()
-        os.fsync(f.fileno())
-    os.replace(tmp, path)
     return digest.hexdigest()
 
 

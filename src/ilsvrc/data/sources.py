@@ -24,7 +24,7 @@ from pathlib import Path
 
 from ilsvrc import progress
 from ilsvrc.errors import ConfigError, DataError
-from ilsvrc.files import make_output_folder
+from ilsvrc.files import make_output_folder, replace_durably
 
 SYSTEM_DATA = Path("/usr/share/datasets")  # where Debian's dataset-* packages install
 CHUNK = 1 << 20
@@ -145,7 +145,7 @@ def fetch_url(url: str, path: Path, md5: str) -> None:
             digest = copy_with_progress(response, out, size, path.name)
         if digest != md5:
             raise DataError(url, f"MD5 {digest} does not match the published {md5}")
-        os.replace(tmp, path)
+        replace_durably(tmp, path)
     finally:
         tmp.unlink(missing_ok=True)
 

@@ -23,14 +23,12 @@ from __future__ import annotations
 import gzip
 import io
 import math
-import os
 import tarfile
-from contextlib import contextmanager
 from dataclasses import dataclass, replace
 from functools import lru_cache
 from itertools import groupby
 from pathlib import Path
-from typing import BinaryIO, Iterator
+from typing import BinaryIO
 
 import numpy as np
 from PIL import Image
@@ -43,7 +41,7 @@ from ilsvrc.data.imagenet_synsets import Synset, ilsvrc2012_synsets, meta_mat_by
 from ilsvrc.data.readers.ilsvrc2012 import (DEVKIT, DEVKIT_TAR, META_MAT, TRAIN_TAR, VAL_GROUND_TRUTH,
                                           VAL_TAR)
 from ilsvrc.errors import ConfigError
-from ilsvrc.files import make_output_folder
+from ilsvrc.files import make_output_folder, written_atomically
 
 MTIME = 1335830400  # 1 May 2012, for every tar member and the gzip header: reproducible archives
 QUALITY = 90
@@ -76,11 +74,11 @@ def write_archives(out: str | Path, classes: int = 10, train_per_class: int = 20
     plan = make_plan(classes, train_per_class, val_per_class, seed)
     paths = {"devkit": out / DEVKIT_TAR, "val": out / VAL_TAR, "train": out / TRAIN_TAR}
     with progress.bar(len(plan.train) + len(plan.val), desc="synth", leave=True) as bar:
-        with atomic_file(paths["devkit"]) as f:
+        with written_atomically(paths["devkit"]) as f:
             write_devkit(f, plan, train_per_class)
-        with atomic_file(paths["val"]) as f:
+        with written_atomically(paths["val"]) as f:
             write_val_tar(f, plan.val, bar)
-        with atomic_file(paths["train"]) as f:
+        with written_atomically(paths["train"]) as f:
             write_train_tar(f, plan, bar)
     return paths
 
@@ -232,14 +230,3 @@ def _tar_info(name: str, size: int, kind: bytes = tarfile.REGTYPE) -> tarfile.Ta
 def _add(tar: tarfile.TarFile, name: str, data: bytes) -> None:
     tar.addfile(_tar_info(name, len(data)), io.BytesIO(data))
 
-
-@contextmanager
-def atomic_file(path: Path) -> Iterator[BinaryIO]:
-    """Write to a temporary name, rename when complete: an interrupted run leaves no valid-looking file."""
-    temporary = path.with_name(f".{path.name}.partial")
-    try:
-        with open(temporary, "wb") as f:
-            yield f
-        os.replace(temporary, path)
-    finally:
-        temporary.unlink(missing_ok=True)

@@ -28,6 +28,7 @@ from typing import Iterator
 import numpy as np
 
 from ilsvrc.errors import DataError
+from ilsvrc.files import written_atomically
 
 CACHE_VERSION = 1
 
@@ -39,6 +40,24 @@ def check_member_name(name: str, archive: str) -> None:
         raise DataError(archive, f"member {name!r}: unsafe name (absolute or with '..')")
 
 
+def check_regular(member: tarfile.TarInfo, where: str) -> None:
+    """Refuse a member that is not a plain file: a link would read (or, extracted, write) another file
+    than the one named, and a device or pipe can block or never end."""
+    if member.isfile():
+        return
+    if member.issym():
+        kind = f"a symbolic link (to {member.linkname!r})"
+    elif member.islnk():
+        kind = f"a hard link (to {member.linkname!r})"
+    elif member.ischr() or member.isblk():
+        kind = "a device"
+    elif member.isfifo():
+        kind = "a pipe"
+    else:
+        kind = f"of type {member.type!r}"
+    raise DataError(where, f"member {member.name!r} is {kind}, not a regular file: refused")
+
+
 def regular_members(tar: tarfile.TarFile, where: str) -> Iterator[tarfile.TarInfo]:
     """The regular files of a tar in archive order, skipping folders; anything else is an error."""
     try:
@@ -46,8 +65,7 @@ def regular_members(tar: tarfile.TarFile, where: str) -> Iterator[tarfile.TarInf
             check_member_name(member.name, where)
             if member.isdir():
                 continue
-            if not member.isfile():
-                raise DataError(where, f"member {member.name!r}: not a regular file (link or device)")
+            check_regular(member, where)
             yield member
         _check_end_blocks(tar, where)
     except (tarfile.TarError, EOFError) as e:
@@ -225,13 +243,12 @@ def _load(path: Path, archive: Path, key: np.ndarray) -> TarIndex | None:
 
 def _save_first_writable(index: TarIndex, key: np.ndarray, paths: list[Path]) -> None:
     for path in paths:
-        temporary = path.with_name(f".{path.name}.{os.getpid()}.tmp")
         try:
             path.parent.mkdir(parents=True, exist_ok=True)
-            with open(temporary, "wb") as f:
+            # private: DataLoader workers or parallel runs may index the same archive at once
+            with written_atomically(path, private=True) as f:
                 np.savez(f, key=key, names=index.names, offsets=index.offsets, sizes=index.sizes,
                          groups=index.groups, group_names=index.group_names)
-            os.replace(temporary, path)
             return
-        except OSError:
-            temporary.unlink(missing_ok=True)
+        except (OSError, DataError):  # a read-only folder or a full disk: try the next place, or go without
+            pass

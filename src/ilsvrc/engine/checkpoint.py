@@ -1,6 +1,6 @@
 """Checkpoints that rebuild their model alone, written atomically.
 
-    save_checkpoint(run_dir / "checkpoints" / "last.pt", state)    # temporary file + fsync + rename
+    save_checkpoint(run_dir / "checkpoints" / "last.pt", state)    # temporary file, fsync, rename (files.py)
     ckpt = load_checkpoint("runs/fmnist")                            # a run folder (its best) or a file
     model = model_from_checkpoint(ckpt)                              # architecture from ckpt["model_config"]
 
@@ -16,6 +16,7 @@ from pathlib import Path
 import torch
 
 from ilsvrc.errors import DataError
+from ilsvrc.files import check_output_folder, make_output_folder, written_atomically
 
 FORMAT = "ilsvrc-checkpoint"
 VERSION = 1
@@ -23,13 +24,16 @@ KEYS = ("model_config", "model", "config", "classes", "class_names", "data_stats
 
 
 def save_checkpoint(path: Path, state: dict) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(path.name + ".tmp")
-    with open(tmp, "wb") as f:
-        torch.save({"format": FORMAT, "version": VERSION, **state}, f)
-        f.flush()
-        os.fsync(f.fileno())
-    os.replace(tmp, path)
+    make_output_folder(path.parent)
+    with written_atomically(path) as f:  # a full disk: one line naming the file, the previous one intact
+        try:
+            torch.save({"format": FORMAT, "version": VERSION, **state}, f)
+        except RuntimeError as e:
+            # a failed write inside torch's zip writer resurfaces as "unexpected pos" from its clean-up:
+            # give back the OSError underneath (disk full) so it is reported as one
+            if isinstance(e.__context__, OSError):
+                raise e.__context__ from None
+            raise
 
 
 def checkpoint_path(run_or_file: str | os.PathLike, which: str = "best") -> Path:
@@ -88,8 +92,6 @@ def model_from_checkpoint(state: dict, device: str | torch.device = "cpu") -> to
 def check_new_run_folder(run_dir: str | os.PathLike) -> None:
     """Refuse to start a run over a folder that already holds one (its checkpoints and metrics would be
     overwritten), or over a file."""
-    from ilsvrc.files import check_output_folder
-
     run_dir = Path(run_dir)
     check_output_folder(run_dir)
     held = [name for name in ("checkpoints/last.pt", "summary.json") if (run_dir / name).exists()]

@@ -10,13 +10,14 @@ takes from k on, given the weights, optimizer, schedule and this tally at k.
 """
 from __future__ import annotations
 
+import math
 from dataclasses import asdict, dataclass
 from typing import Callable
 
 import numpy as np
 import torch
 
-from ilsvrc.engine import distributed
+from ilsvrc.engine import distributed, watch
 from ilsvrc.engine.distributed import World
 from ilsvrc.engine.schedule import Schedule
 
@@ -57,16 +58,28 @@ def train_one_epoch(model, step_fn, batches, schedule: Schedule, optimizer, epoc
     `after_step(steps_done, tally)` runs after each one (mid-epoch checkpoints, stop requests)."""
     model.train()
     tally = tally or EpochTally()
-    for step, (x, y) in enumerate(batches, start):
-        for group in optimizer.param_groups:
-            group["lr"] = schedule.lr_at(epoch, step)
-        seed_step(seed, epoch, step, world)
-        loss, logits = step_fn(x, y)
-        tally.add(loss, logits, y)
-        bar.update(len(y) * world.size)  # every rank steps together: the bar counts the global batch
-        if step % 20 == 0:  # refreshing the postfix every step would cost more than the bar is worth
-            bar.set_postfix(loss=f"{tally.loss_sum / tally.seen:.3f}", err=f"{tally.wrong / tally.seen:.3f}",
-                            lr=f"{group['lr']:.3g}", refresh=False)
-        if after_step is not None:
-            after_step(step + 1, tally)
+    step = start
+    try:
+        for step, (x, y) in enumerate(batches, start):
+            for group in optimizer.param_groups:
+                group["lr"] = schedule.lr_at(epoch, step)
+            seed_step(seed, epoch, step, world)
+            loss, logits = step_fn(x, y)
+            check_finite(loss.item(), epoch, step, group["lr"], world, loss.device)
+            tally.add(loss, logits, y)
+            bar.update(len(y) * world.size)  # every rank steps together: the bar counts the global batch
+            if step % 20 == 0:  # refreshing the postfix every step would cost more than the bar is worth
+                bar.set_postfix(loss=f"{tally.loss_sum / tally.seen:.3f}", err=f"{tally.wrong / tally.seen:.3f}",
+                                lr=f"{group['lr']:.3g}", refresh=False)
+            if after_step is not None:
+                after_step(step + 1, tally)
+    except KeyboardInterrupt:  # a second Ctrl-C (the first is a stop request): say where it came
+        raise watch.Interrupted(epoch, step) from None
     return tally
+
+
+def check_finite(value: float, epoch: int, step: int, lr: float, world: World, device: torch.device) -> None:
+    """A NaN or infinite loss stops the run (watch.Diverged); under torchrun every rank stops at the same step,
+    since the sum over ranks is NaN if any rank's loss is."""
+    everywhere = distributed.sum_over_ranks([value], world, device)[0] if world.distributed else value
+    watch.check_loss(everywhere if math.isfinite(value) else value, epoch, step, lr)

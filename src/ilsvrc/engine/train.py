@@ -18,6 +18,7 @@ import contextlib
 import csv
 import dataclasses
 import math
+import sys
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -29,7 +30,7 @@ from ilsvrc import progress
 from ilsvrc.config import RunConfig, load_config, save_config, to_dict
 from ilsvrc.data.packing import ensure_packed
 from ilsvrc.data.readers.packed import PackedDataset
-from ilsvrc.engine import distributed
+from ilsvrc.engine import distributed, watch
 from ilsvrc.engine.allocator import large_blocks_kept
 from ilsvrc.engine.checkpoint import check_new_run_folder, load_checkpoint, save_checkpoint
 from ilsvrc.engine.devices import autocast, device_for
@@ -40,7 +41,7 @@ from ilsvrc.engine.pipeline import Pipeline
 from ilsvrc.engine.schedule import Schedule, make_schedule
 from ilsvrc.engine.stopping import RunStopped, StopSignals, signal_name
 from ilsvrc.errors import ConfigError
-from ilsvrc.files import write_json_atomic
+from ilsvrc.files import write_json_atomic, written_atomically
 from ilsvrc.models import config_to_dict, create_model
 from ilsvrc.models.registry import model_class
 
@@ -98,29 +99,34 @@ def make_step(model, optimizer, config: RunConfig, device: torch.device):
 
 
 class RunLog:
-    """metrics.csv (appended per epoch) and TensorBoard, when it is installed."""
+    """metrics.csv (rewritten atomically per epoch: a kill never leaves half a row) and TensorBoard,
+    when it is installed."""
 
     def __init__(self, run_dir: Path, resume: bool):
         self.path = run_dir / "metrics.csv"
         if not resume or not self.path.exists():
-            with open(self.path, "w", newline="") as f:
-                csv.writer(f).writerow(METRICS)
+            self._rewrite([METRICS])
         try:
             from torch.utils.tensorboard import SummaryWriter
             self.tb = SummaryWriter(str(run_dir / "tensorboard"))
         except ImportError:
             self.tb = None
 
+    def _rows(self) -> list[list[str]]:
+        with open(self.path, newline="") as f:
+            return list(csv.reader(f))
+
+    def _rewrite(self, rows: list) -> None:
+        with written_atomically(self.path, "w", newline="") as f:
+            csv.writer(f).writerows(rows)
+
     def truncate(self, epochs: int) -> None:
         """Drop rows past `epochs` (left by a run that stopped after its last checkpoint)."""
-        with open(self.path, newline="") as f:
-            rows = list(csv.reader(f))
-        with open(self.path, "w", newline="") as f:
-            csv.writer(f).writerows(rows[:1] + [r for r in rows[1:] if int(r[0]) <= epochs])
+        rows = self._rows()
+        self._rewrite(rows[:1] + [r for r in rows[1:] if int(r[0]) <= epochs])
 
     def write(self, row: dict) -> None:
-        with open(self.path, "a", newline="") as f:
-            csv.writer(f).writerow([_fmt(row[k]) for k in METRICS])
+        self._rewrite(self._rows() + [[_fmt(row[k]) for k in METRICS]])
         if self.tb:
             for key in METRICS[1:]:
                 self.tb.add_scalar(key, row[key], row["epoch"])
@@ -168,6 +174,7 @@ class Run:
     start_step: int = 0  # steps of epoch `start` already trained (a run resumed mid-epoch)
     tally: EpochTally | None = None  # and their loss and error sums
     best: float = math.inf  # the best validation top-1 error so far
+    saved: tuple[int, int] = (0, 0)  # the position checkpoints/last.pt holds: (epochs done, steps of the next)
 
     @property
     def steps(self) -> int:
@@ -193,6 +200,7 @@ class Run:
         self.schedule.load_state_dict(state["schedule"])
         self.start, self.best = state["epoch"], state["best_top1_error"]
         self.start_step = state.get("step", 0)
+        self.saved = (self.start, self.start_step)
         # The tally saved is all ranks' sum: rank 0 carries it on, the others start again from zero.
         self.tally = EpochTally(**state.get("tally", {})) if self.world.is_main else EpochTally()
 
@@ -235,6 +243,12 @@ def _placed(model: torch.nn.Module, config: RunConfig, world: World,
 
 
 def _resume(run: Run, device: torch.device) -> None:
+    if not (run.dir / "checkpoints" / "last.pt").exists():  # stopped before its first checkpoint: start over
+        if progress.enabled():
+            print(f"{run.dir} has no checkpoint yet: starting from epoch 1")
+        if run.log:
+            run.log.truncate(0)
+        return
     run.restore(device)
     if run.log:
         run.log.truncate(run.start)
@@ -249,10 +263,19 @@ def run_epochs(run: Run) -> dict:
     t = run.config.train
     step = make_step(run.forward, run.optimizer, run.config, run.pipeline.device)
     row, best_row, began_run = {}, {}, time.perf_counter()
+    epoch = run.start
     with StopSignals() as stop:
-        for epoch in range(run.start, t.epochs):
-            row = _epoch(run, step, epoch, stop)
-            best_row = _after_epoch(run, row) or best_row
+        try:
+            for epoch in range(run.start, t.epochs):
+                row = _epoch(run, step, epoch, stop)
+                best_row = _after_epoch(run, row) or best_row
+        except watch.Diverged as e:
+            raise watch.Diverged(watch.diverged_message(e, run.dir, run.saved)) from None
+        except KeyboardInterrupt as e:  # a second Ctrl-C: in a step (Interrupted: where), or elsewhere
+            at = (e.epoch, e.step) if isinstance(e, watch.Interrupted) else (epoch, run.steps)
+            if run.world.is_main:
+                print(watch.interrupted_message(run.dir, *at, run.saved, run.steps), file=sys.stderr)
+            raise
     if best_row and run.world.is_main:  # the table's figures are those of the best checkpoint, which eval loads
         _write_summary(run, best_row, time.perf_counter() - began_run)
     distributed.barrier(run.world)  # no rank returns before the run folder is complete
@@ -266,6 +289,7 @@ def _after_epoch(run: Run, row: dict) -> dict | None:
         run.best = row["val_top1_error"]
     if run.world.is_main:
         _record_epoch(run, row, is_best)
+    run.saved = (row["epoch"], 0)
     return row if is_best else None
 
 
@@ -301,6 +325,7 @@ def _between_steps(run: Run, epoch: int, stop: StopSignals):
                                                        run.pipeline.device))
         if run.world.is_main:
             save_checkpoint(run.dir / "checkpoints" / "last.pt", run.state(epoch, {}, done, total))
+        run.saved = (epoch, done)
         if signum:
             distributed.barrier(run.world)  # the checkpoint is whole before any rank exits
             raise RunStopped(f"{run.dir}: {signal_name(signum)} at epoch {epoch + 1}, step {done}/{run.steps}; "
@@ -323,14 +348,17 @@ def _validate(run: Run, epoch: int) -> dict:
 def _record_epoch(run: Run, row: dict, is_best: bool) -> None:
     """metrics.csv, the epoch's line and the checkpoints (rank 0's job)."""
     run.log.write(row)
+    warning = watch.stuck_warning(row["train_loss"], len(run.train_ds.classes), row["epoch"], run.steps)
+    if warning:
+        print(warning, file=sys.stderr)
     if progress.enabled():
         print(f"epoch {row['epoch']}/{run.config.train.epochs}: loss {row['train_loss']:.4f}"
               f"  train error {row['train_error']:.4f}  val top-1 {row['val_top1_error']:.4f}"
               f"  top-5 {row['val_top5_error']:.4f}  lr {row['lr']:.3g}  {row['seconds']:.1f}s  {row['img_s']:.0f} img/s")
     state = run.state(row["epoch"], row)
-    save_checkpoint(run.dir / "checkpoints" / "last.pt", state)
-    if is_best:
+    if is_best:  # before last.pt: killed in between, a resumed run redoes this epoch and writes both again
         save_checkpoint(run.dir / "checkpoints" / "best.pt", state)
+    save_checkpoint(run.dir / "checkpoints" / "last.pt", state)
 
 
 def _write_summary(run: Run, row: dict, seconds: float) -> None:

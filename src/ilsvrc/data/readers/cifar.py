@@ -11,7 +11,8 @@ binary one is read (same arrays, no unpickling).
 Binary version: records of <label byte(s)><1024 red><1024 green><1024 blue> bytes, each plane a
 32x32 image in row order; CIFAR-100 records carry two label bytes, coarse then fine. Python
 version: pickled dicts with a (N, 3072) uint8 b"data" array in the same order, label lists and
-b"filenames", read with the restricted unpickler of ilsvrc.data.safe_pickle.
+b"filenames", read with the restricted unpickler of ilsvrc.data.safe_pickle. Pickles re-written by
+Python 3 (str keys; protocol 2, whose bytes go through _codecs.encode) read the same.
 """
 from __future__ import annotations
 
@@ -186,11 +187,13 @@ def read_python_batch(path: Path, classes: int) -> Batches:
 
 
 def _entry(mapping: dict, key: bytes, path: Path):
-    try:
-        return mapping[key]
-    except KeyError:
-        raise DataError(path, f"no {key.decode()!r} entry (entries: "
-                              f"{', '.join(sorted(_text(k) for k in mapping))})") from None
+    """mapping[key], whether the pickle's keys are Python 2 byte strings or Python 3 str."""
+    for candidate in (key, key.decode()):
+        if candidate in mapping:
+            return mapping[candidate]
+    # both spellings were tried, so listing the keys as text cannot contradict the message
+    entries = ", ".join(sorted(_text(k) if isinstance(k, (bytes, str)) else repr(k) for k in mapping)) or "none"
+    raise DataError(path, f"no {key.decode()!r} entry (entries: {entries})")
 
 
 def _label_list(batch: dict, key: bytes, n: int, path: Path) -> np.ndarray:

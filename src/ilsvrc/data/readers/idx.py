@@ -7,7 +7,8 @@
 A folder holds `[PREFIX]{train,t10k,test}-{images-idx3,labels-idx1}-ubyte[.gz]`; EMNIST names its
 sets with a prefix (`emnist-letters-train-images-idx3-ubyte.gz`), so a folder may hold several and
 `prefix=` picks one. The dataset (and so its class names) is recognised from `name=`, the prefix, or
-the folder's name (`fashion-mnist/`, or torchvision's `FashionMNIST/raw/`).
+the folder's name (`fashion-mnist/`, or torchvision's `FashionMNIST/raw/`). torchvision's own paths
+open as they are: its root (holding MNIST/raw/, FashionMNIST/raw/, ...) or root/MNIST.
 
 IDX: a big-endian header (magic 0x0000080D: two zero bytes, type 0x08 = unsigned byte, D dimensions,
 then D uint32 sizes), then the values in C order. EMNIST stores every image transposed (column-major
@@ -59,13 +60,41 @@ CLASS_NAMES = {
 KNOWN_NAMES = (*CLASS_NAMES, "emnist")
 
 
+# torchvision's folders under its root: root/<Name>/raw/ holds the files as downloaded
+TORCHVISION_FOLDERS = ("MNIST", "FashionMNIST", "KMNIST", "EMNIST")
+
+
 def detect(path: Path) -> bool:
-    return Path(path).is_dir() and any(p["part"] == "images" for p in _scan(Path(path)).values())
+    return bool(_candidate_folders(Path(path)))
+
+
+def _holds_images(folder: Path) -> bool:
+    return folder.is_dir() and any(p["part"] == "images" for p in _scan(folder).values())
+
+
+def _candidate_folders(path: Path) -> list[Path]:
+    """The folders of IDX files `path` stands for: itself, its raw/ (torchvision's root/MNIST), or
+    <Name>/raw/ for each of torchvision's names (torchvision's root)."""
+    if not path.is_dir():
+        return []
+    for folder in (path, path / "raw"):
+        if _holds_images(folder):
+            return [folder]
+    return [path / name / "raw" for name in TORCHVISION_FOLDERS if _holds_images(path / name / "raw")]
+
+
+def data_folder(path: Path) -> Path:
+    """The one folder of IDX files to read at `path`."""
+    found = _candidate_folders(path)
+    if len(found) > 1:
+        names = ", ".join(f.parent.name for f in found)
+        raise DataError(path, f"holds {names} (torchvision's folders): open one of them, e.g. {found[0].parent}")
+    return found[0] if found else path
 
 
 def splits(path: Path) -> list[str]:
     """The splits that have both an images and a labels file, under any prefix."""
-    parts = {(p["prefix"], STEM_SPLIT[p["stem"]], p["part"]) for p in _scan(Path(path)).values()}
+    parts = {(p["prefix"], STEM_SPLIT[p["stem"]], p["part"]) for p in _scan(data_folder(Path(path))).values()}
     return [s for s in SPLITS
             if any((pre, s, "images") in parts and (pre, s, "labels") in parts for pre, _, _ in parts)]
 
@@ -122,23 +151,40 @@ def _choose_prefix(root: Path, prefixes: set[str], prefix: str | None) -> str:
     return next(iter(prefixes), "")
 
 
-def read_bytes(path: Path) -> bytes:
-    """The whole (decompressed) content of a raw or gzip file."""
+def read_idx(path: Path, magic: int, what: str) -> np.ndarray:
+    """The uint8 array of a raw or gzip IDX file, checked against its header before any allocation; a
+    .gz is inflated no further than the size its header claims (a gzip bomb stops there)."""
     try:
-        if path.suffix == ".gz":
-            with gzip.open(path, "rb") as f:
-                return f.read()
-        return path.read_bytes()
+        if path.suffix != ".gz":
+            return parse_idx(path.read_bytes(), path, magic, what)
+        with gzip.open(path, "rb") as f:
+            head = f.read(4 + 4 * (magic & 0xFF))
+            shape, _ = parse_header(head, path, magic, what)
+            claimed = math.prod(shape)
+            data = head + _read_at_most(f, claimed + 1)
     except EOFError:
         raise DataError(path, "truncated gzip file") from None
     except (gzip.BadGzipFile, zlib.error) as e:
         raise DataError(path, f"corrupt gzip file ({e})") from None
     except OSError as e:
         raise DataError(path, f"cannot read ({e.strerror or e})") from None
+    if len(data) - len(head) > claimed:
+        raise DataError(path, f"inflates past the {claimed} bytes of {what} its header claims: refused "
+                              "(a gzip bomb, or a damaged file)")
+    return parse_idx(data, path, magic, what)
 
 
-def parse_idx(data: bytes, path: Path, magic: int, what: str) -> np.ndarray:
-    """The uint8 array an IDX file holds, checked against its header before any allocation."""
+def _read_at_most(f, limit: int, chunk: int = 1 << 24) -> bytes:
+    # in chunks: f.read(limit) would allocate `limit` bytes up front, whatever a hostile header claims
+    parts, size = [], 0
+    while size < limit and (part := f.read(min(chunk, limit - size))):
+        parts.append(part)
+        size += len(part)
+    return b"".join(parts)
+
+
+def parse_header(data: bytes, path: Path, magic: int, what: str) -> tuple[tuple[int, ...], int]:
+    """(shape, header length) of an IDX file from its first bytes."""
     if len(data) < 4:
         raise DataError(path, f"too short for an IDX header ({len(data)} bytes)")
     found = int.from_bytes(data[:4], "big")
@@ -152,22 +198,28 @@ def parse_idx(data: bytes, path: Path, magic: int, what: str) -> np.ndarray:
     shape = tuple(int.from_bytes(data[4 + 4 * k: 8 + 4 * k], "big") for k in range(ndim))
     if 0 in shape[1:]:
         raise DataError(path, f"header claims zero-sized {what} of {'x'.join(map(str, shape[1:]))}")
+    return shape, header
+
+
+def parse_idx(data: bytes, path: Path, magic: int, what: str) -> np.ndarray:
+    """The uint8 array an IDX file holds, checked against its header before any allocation."""
+    shape, header = parse_header(data, path, magic, what)
     claimed, held = math.prod(shape), len(data) - header
     if claimed != held:
-        size = f" of {'x'.join(map(str, shape[1:]))}" if ndim > 1 else ""
+        size = f" of {'x'.join(map(str, shape[1:]))}" if len(shape) > 1 else ""
         raise DataError(path, f"header claims {shape[0]} {what}{size} but the file holds {held} bytes of "
-                              f"{'pixels' if ndim > 1 else 'labels'}")
+                              f"{'pixels' if len(shape) > 1 else 'labels'}")
     return np.frombuffer(data, dtype=np.uint8, offset=header).reshape(shape)
 
 
 def load_images(path: Path) -> np.ndarray:
     """(N, H, W, 1) uint8 from an idx3 file."""
-    return parse_idx(read_bytes(path), path, IMAGES_MAGIC, "images")[..., None]
+    return read_idx(path, IMAGES_MAGIC, "images")[..., None]
 
 
 def load_labels(path: Path) -> np.ndarray:
     """(N,) int64 from an idx1 file."""
-    return parse_idx(read_bytes(path), path, LABELS_MAGIC, "labels").astype(np.int64)
+    return read_idx(path, LABELS_MAGIC, "labels").astype(np.int64)
 
 
 def dataset_name(root: Path, prefix: str, name: str | None = None) -> str | None:
@@ -208,7 +260,7 @@ class IdxDataset(ArrayDataset):
     def __init__(self, root: str | Path, split: str = "train", name: str | None = None,
                  prefix: str | None = None, classes: Sequence[str] | None = None,
                  transpose: bool | None = None):
-        self.root = Path(root)
+        self.root = data_folder(Path(root))
         self.split = split
         self.files = find_files(self.root, split, prefix)
         self.name = dataset_name(self.root, self.files.prefix, name)

@@ -12,6 +12,8 @@ The folder holds the archives as downloaded, an extracted tree, or a mix of both
     train/<wnid>/*.JPEG             extracted training set (used instead of the train tar)
     val/*.JPEG or val/<wnid>/*.JPEG extracted validation set, flat (labels from the devkit) or by synset
     ILSVRC2012_devkit_t12/          extracted devkit (used when there is no devkit tar.gz)
+    meta.bin                        torchvision's digest of the devkit (class names; val wnids), read
+                                    without running code when there is no devkit
 
 Labels are the index of the wnid among the sorted class wnids (the torchvision and Caffe
 convention), never the devkit's ILSVRC2012_ID. The classes are the training synsets (the
@@ -24,6 +26,7 @@ from __future__ import annotations
 import os
 import re
 import tarfile
+import zlib
 from functools import cached_property
 from pathlib import Path
 
@@ -32,8 +35,8 @@ import numpy as np
 from ilsvrc.data.base import Dataset
 from ilsvrc.data.images import decode, is_image_name
 from ilsvrc.data.imagenet_synsets import (Synset, ilsvrc_ids_to_labels, is_wnid, known_words, leaves,
-                                          read_ground_truth, read_meta_mat)
-from ilsvrc.data.tar_index import TarIndex, member_names
+                                          read_ground_truth, read_meta_bin, read_meta_mat)
+from ilsvrc.data.tar_index import TarIndex, check_member_name, check_regular, member_names
 from ilsvrc.errors import DataError
 
 KIND = "ilsvrc2012"
@@ -44,6 +47,7 @@ DEVKIT_TAR = "ILSVRC2012_devkit_t12.tar.gz"
 DEVKIT = "ILSVRC2012_devkit_t12"
 META_MAT = "data/meta.mat"
 VAL_GROUND_TRUTH = "data/ILSVRC2012_validation_ground_truth.txt"
+META_BIN = "meta.bin"  # torchvision's ImageNet: wnid -> class names, and the val images' wnids
 _ARCHIVES = {"train": TRAIN_TAR, "val": VAL_TAR}
 _VAL_NAME = re.compile(r"ILSVRC2012_val_(\d{8})\.JPEG")
 
@@ -57,7 +61,7 @@ def detect(path: Path) -> bool:
         return True
     if any(wnid_folders(root / split) for split in SPLITS):
         return True
-    return (root / "val").is_dir() and Devkit.find(root) is not None
+    return (root / "val").is_dir() and (Devkit.find(root) is not None or (root / META_BIN).is_file())
 
 
 def splits(path: Path) -> list[str]:
@@ -104,10 +108,13 @@ class Devkit:
     def _read_from_archive(self, name: str) -> bytes:
         try:
             with tarfile.open(self.path, "r:gz") as tar:
-                return tar.extractfile(tar.getmember(name)).read()
+                member = tar.getmember(name)
+                check_member_name(member.name, str(self.path))
+                check_regular(member, str(self.path))
+                return tar.extractfile(member).read()
         except KeyError:
             raise DataError(self.path, f"no member {name}") from None
-        except (tarfile.TarError, EOFError, OSError) as e:
+        except (tarfile.TarError, EOFError, OSError, zlib.error) as e:
             raise DataError(self.path, f"not a readable tar.gz ({e})") from None
 
     @cached_property
@@ -163,7 +170,7 @@ class ILSVRC2012(Dataset):
             raise DataError(self.root, f"no {split} split: neither {_ARCHIVES[split]} nor {split}/ is here")
         self.devkit = Devkit.find(self.root)
         self.classes = class_wnids(self.root, self.devkit)
-        self.class_names = class_names(self.classes, self.devkit)
+        self.class_names = class_names(self.classes, self.devkit, self.root)
         if split == "train":
             samples, labels = train_samples(self.root, self.classes, cache_index)
         else:
@@ -208,9 +215,13 @@ def class_wnids(root: Path, devkit: Devkit | None) -> list[str]:
     return sorted(leaves(_require(devkit, root).synsets).values())
 
 
-def class_names(classes: list[str], devkit: Devkit | None) -> list[str]:
-    """meta.mat's words ('tench, Tinca tinca'), else the shipped table's, else the wnid itself."""
-    words = {s.wnid: s.words for s in devkit.synsets} if devkit else {}
+def class_names(classes: list[str], devkit: Devkit | None, root: Path) -> list[str]:
+    """meta.mat's words ('tench, Tinca tinca'), else torchvision's meta.bin's, else the shipped table's,
+    else the wnid itself."""
+    if devkit:
+        words = {s.wnid: s.words for s in devkit.synsets}
+    else:
+        words = read_meta_bin(root / META_BIN).words if (root / META_BIN).is_file() else {}
     return [words.get(w) or known_words(w) or w for w in classes]
 
 
@@ -247,7 +258,24 @@ def val_samples(root: Path, classes: list[str], devkit: Devkit | None,
             raise DataError(folder / wnid, f"synset {wnid} is not among the {len(classes)} classes")
         return Files(paths), np.array(labels, dtype=np.int64)
     samples = Files(image_files(folder)) if folder.is_dir() else TarIndex.open(root / VAL_TAR, cache=cache)
+    if devkit is None and (root / META_BIN).is_file():
+        return samples, meta_bin_labels(samples, classes, root / META_BIN)
     return samples, devkit_labels(samples, classes, _require(devkit, root))
+
+
+def meta_bin_labels(samples: Files | TarIndex, classes: list[str], path: Path) -> np.ndarray:
+    """Labels of flat validation files from meta.bin's val_wnids (one per image, in file-name order)."""
+    wnids = read_meta_bin(path).val_wnids
+    if len(wnids) != len(samples):
+        raise DataError(path, f"lists {len(wnids)} validation wnids for {len(samples)} images")
+    index = {wnid: k for k, wnid in enumerate(classes)}
+    order = np.argsort(samples.names, kind="stable")
+    labels = np.empty(len(samples), np.int64)
+    for wnid, i in zip(wnids, order):
+        if wnid not in index:
+            raise DataError(path, f"synset {wnid} is not among the {len(classes)} classes")
+        labels[i] = index[wnid]
+    return labels
 
 
 def devkit_labels(samples: Files | TarIndex, classes: list[str], devkit: Devkit) -> np.ndarray:

@@ -18,9 +18,10 @@ from pathlib import Path
 import numpy as np
 
 from ilsvrc.data.base import Dataset
+from ilsvrc.data.images import check_pixels
 from ilsvrc.data.shards import Shard
 from ilsvrc.errors import DataError
-from ilsvrc.files import read_json_record
+from ilsvrc.files import read_json_record, read_npz
 
 KIND = "packed"
 INDEX = "index.json"
@@ -168,17 +169,33 @@ class PackedDataset(Dataset):
     def stats(self) -> dict[str, np.ndarray]:
         """mean_image, mean, std, eigvals, eigvecs (pixel scale 0..255) of this split."""
         path = self.root / self.info["stats_file"]
-        try:
-            with np.load(path) as z:
-                return {k: z[k] for k in z.files}
-        except (OSError, ValueError) as e:
-            raise DataError(path, f"unreadable statistics ({e})") from None
+        stats = read_npz(path, "statistics")
+        _check_stats(stats, path)
+        return stats
 
     def verify(self) -> None:
         """Recompute every shard's checksum and compare it with the index."""
         for k, entry in enumerate(self.info["shards"]):
             if self._shard(k).verify() != entry["sha256"]:
                 raise DataError(self.root / entry["file"], "checksum differs from the one in index.json")
+
+
+STATS = ("mean_image", "mean", "std", "eigvals", "eigvecs")
+
+
+def _check_stats(stats: dict[str, np.ndarray], path: Path) -> None:
+    """The arrays training reads, with shapes that agree: C channels throughout."""
+    missing = [k for k in STATS if k not in stats]
+    if missing:
+        raise DataError(path, f"no {', '.join(missing)} in the statistics")
+    c = stats["mean"].shape[0] if stats["mean"].ndim == 1 else -1
+    expected = {"mean": (c,), "std": (c,), "eigvals": (c,), "eigvecs": (c, c)}
+    wrong = [k for k, shape in expected.items() if stats[k].shape != shape]
+    if c < 1 or wrong or stats["mean_image"].ndim != 3 or stats["mean_image"].shape[2] != c:
+        shapes = ", ".join(f"{k} {stats[k].shape}" for k in STATS)
+        raise DataError(path, f"statistics of inconsistent shapes ({shapes})")
+    if any(stats[k].dtype.kind not in "fiu" for k in STATS):
+        raise DataError(path, "statistics that are not numbers")
 
 
 def _stored_jpeg(shard: Shard, j: int) -> np.ndarray:
@@ -191,7 +208,9 @@ def _decode_jpeg(data: bytes | np.ndarray, shard_path: Path, j: int) -> np.ndarr
     import simplejpeg
 
     try:
-        if simplejpeg.decode_jpeg_header(data)[2] == "Gray":
+        height, width, colorspace, _ = simplejpeg.decode_jpeg_header(data)
+        check_pixels(width, height, f"{shard_path}#{j}")
+        if colorspace == "Gray":
             return simplejpeg.decode_jpeg(data, colorspace="GRAY")
         return simplejpeg.decode_jpeg(data, colorspace="RGB")
     except ValueError as e:

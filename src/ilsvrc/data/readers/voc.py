@@ -9,7 +9,9 @@ The devkit's ImageSets/Main/<class>_<split>.txt files give, for every image of a
 "<image id> <flag>": 1 the class is present, -1 absent, 0 present only as difficult objects. As in
 the devkit's evaluation, a difficult class is neither a positive nor a negative: its label is 0
 and `difficult` marks it so that scoring can ignore it. Images are JPEGImages/<image id>.jpg.
-When VOCdevkit holds several years, `year=` picks one.
+When VOCdevkit holds several years, `year=` picks one. A folder without the per-class files (only
+ImageSets/Main/<split>.txt) takes the same flags from Annotations/<image id>.xml, as the devkit derives
+them: 1 a non-difficult object of the class, 0 only difficult ones, -1 none.
 """
 from __future__ import annotations
 
@@ -18,6 +20,7 @@ from pathlib import Path
 
 import numpy as np
 
+from ilsvrc.data.readers import voc_annotations as annotations
 from ilsvrc.data.readers.image_files import ImageFiles
 from ilsvrc.errors import ConfigError, DataError
 
@@ -41,13 +44,14 @@ def _is_year_folder(folder: Path) -> bool:
 
 
 def year_folders(path: Path) -> list[Path]:
-    """VOC<year> folders at `path`: the folder itself, or those in it or in its VOCdevkit."""
+    """VOC<year> folders at `path`: the folder itself, or those in it, in its VOCdevkit, or in
+    TrainVal/VOCdevkit (VOC2011's archive, as torchvision extracts it)."""
     if _is_year_folder(path):
         return [path]
-    devkit = path / "VOCdevkit" if (path / "VOCdevkit").is_dir() else path
-    if not devkit.is_dir():
-        return []
-    return sorted(p for p in devkit.glob("VOC*") if _is_year_folder(p))
+    for devkit in (path / "VOCdevkit", path / "TrainVal" / "VOCdevkit", path):
+        if devkit.is_dir() and (found := sorted(p for p in devkit.glob("VOC*") if _is_year_folder(p))):
+            return found
+    return []
 
 
 def folder_year(folder: Path) -> int | None:
@@ -76,9 +80,14 @@ def _class_file(folder: Path, name: str, split: str) -> Path:
 
 
 def splits(path: Path, year: int | None = None) -> list[str]:
-    """The splits with classification labels: those that have <class>_<split>.txt files."""
+    """The splits with classification labels: those that have <class>_<split>.txt files, or a list of
+    image ids <split>.txt and the Annotations/ to take the labels from."""
     folder = locate(Path(path), year)
-    return [s for s in SPLITS if any(_class_file(folder, c, s).is_file() for c in CLASSES)]
+    return [s for s in SPLITS if _has_class_files(folder, s) or annotations.has_split(folder, s)]
+
+
+def _has_class_files(folder: Path, split: str) -> bool:
+    return any(_class_file(folder, c, split).is_file() for c in CLASSES)
 
 
 def open(path: Path, split: str = "train", **options) -> "VocDataset":  # noqa: A001 (reader interface)
@@ -103,7 +112,7 @@ def read_class_file(path: Path) -> tuple[list[str], np.ndarray]:
             continue
         if len(fields) != 2 or fields[1] not in FLAGS:
             raise DataError(f"{path}:{number}", f"expected '<image id> <1|-1|0>', got {line!r}")
-        ids.append(fields[0])
+        ids.append(annotations.check_id(fields[0], f"{path}:{number}"))
         flags.append(FLAGS[fields[1]])
     if not ids:
         raise DataError(path, "lists no images")
@@ -151,7 +160,8 @@ class VocDataset(ImageFiles):
         if split not in available:
             raise DataError(folder, f"no split {split!r} (splits: {', '.join(available) or 'none'})")
         images = folder / "JPEGImages"
-        ids, flags = read_flags(folder, split)
+        ids, flags = (read_flags(folder, split) if _has_class_files(folder, split)
+                      else annotations.read_flags(folder, split, CLASSES))
         targets = (flags == 1).astype(np.uint8)
         return cls(images, [f"{i}.jpg" for i in ids], targets, flags == 0, split, folder_year(folder) or year)
 
