@@ -9,7 +9,7 @@ from ilsvrc.cli import main
 from ilsvrc.data import open_dataset
 from ilsvrc.data.prepare import PackOptions, prepare
 from ilsvrc.errors import ConfigError
-from fixtures import make_caltech, write_split
+from fixtures import make_caltech, write_image, write_split
 
 
 @pytest.fixture
@@ -166,3 +166,30 @@ def test_default_shard_sizes_are_about_100_mb(image_tree, tmp_path):
 def test_unknown_storage_is_refused():
     with pytest.raises(ConfigError, match="--storage must be one of jpeg, raw, got 'png'"):
         PackOptions(storage="png")
+
+
+def test_a_bad_image_fails_naming_it_or_is_skipped_and_listed(tmp_path, capsys):
+    for k in range(6):
+        write_image(tmp_path / "photos" / ("cat" if k % 2 else "dog") / f"{k}.jpg", k, size=(40, 30))
+    bad = tmp_path / "photos" / "cat" / "3.jpg"
+    bad.write_bytes(b"\xff\xd8\xff\xe0 not really a JPEG")
+    args = ["data", "prepare", str(tmp_path / "photos"), "--shorter-side", "16", "--workers", "1"]
+    assert main(args + ["--out", str(tmp_path / "a")]) == 1
+    err = capsys.readouterr().err
+    assert err.startswith(f"ilsvrc: error: {bad}: ") and err.count("\n") == 1
+    assert not (tmp_path / "a" / "index.json").exists()
+
+    out = tmp_path / "b"
+    assert main(args + ["--out", str(out), "--on-bad-image", "skip"]) == 0
+    index = json.loads((out / "index.json").read_text())
+    entry = index["splits"]["train"]
+    assert entry["n"] == 5 and [s["source"] for s in entry["skipped"]] == ["cat/3.jpg"]
+    assert entry["skipped"][0]["index"] == 1 and entry["skipped"][0]["problem"]
+    ds = open_dataset(out, "train")
+    assert len(ds) == 5 and "cat/3.jpg" not in [ds.source(i) for i in range(5)]
+    assert ds.labels().tolist() == [0, 0, 1, 1, 1]  # cat (class 0) lost one image; labels still line up
+    capsys.readouterr()
+    assert main(args + ["--out", str(out), "--on-bad-image", "skip"]) == 0  # resumed: the shard is reused
+    assert json.loads((out / "index.json").read_text())["splits"]["train"]["skipped"] == entry["skipped"]
+    assert main(["data", "info", str(out)]) == 0
+    assert "1 undecodable image(s) skipped: cat/3.jpg (" in capsys.readouterr().out

@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 
 from ilsvrc import __version__, progress
 from ilsvrc.config import TTA_CHOICES
-from ilsvrc.data.pack_options import STORAGES, PackOptions
+from ilsvrc.data.pack_options import ON_BAD_IMAGE, STORAGES, PackOptions
 from ilsvrc.errors import IlsvrcError
 
 
@@ -191,6 +191,9 @@ COMMANDS = [
                     help=f"large images as jpeg (the whole image, ~25 kB) or raw (the central square "
                          f"as uint8 pixels, 196 kB at 256: read without decoding); default {PACK.storage}"),
                 arg("--workers", type=int, default=PACK.workers, help="decoding processes (default: all cores)"),
+                arg("--on-bad-image", choices=ON_BAD_IMAGE, default=PACK.on_bad_image,
+                    help="an image that does not decode: fail (default: stop, naming it) or skip (leave it out; "
+                         "skipped images are counted and listed in index.json and by `data info`)"),
                 OPTION,
                 QUIET,
             ]),

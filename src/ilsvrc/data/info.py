@@ -36,7 +36,8 @@ def _packed_info(path) -> dict:
     for name, entry in index["splits"].items():
         ds = packed.PackedDataset(path, name)
         splits[name] = {"n": entry["n"], "classes": entry["classes"], "storage": entry["storage"],
-                        "shards": len(entry["shards"]), "image_sizes": _sizes(ds), **entry["stats"]}
+                        "shards": len(entry["shards"]), "image_sizes": _sizes(ds), **entry["stats"],
+                        "skipped": entry.get("skipped", [])}
     return {"path": str(path), "kind": "packed", "source": index["recipe"]["source"],
             "source_kind": index["recipe"]["kind"], "splits": splits,
             "classes": index["classes"], "class_names": index["class_names"]}
@@ -71,6 +72,10 @@ def info_command(dataset: str, kind: str | None = None, json: bool = False, opti
               + (f"  {s['storage']} in {s['shards']} shard(s)" if "storage" in s else ""))
         if "mean" in s:
             print(f"           mean {_fmt(s['mean'])}  std {_fmt(s['std'])}  eigvals {_fmt(s['eigvals'])}")
+        if s.get("skipped"):
+            shown = "; ".join(f"{k['source']} ({k['problem']})" for k in s["skipped"][:3])
+            print(f"           {len(s['skipped'])} undecodable image(s) skipped: {shown}"
+                  + ("; ..." if len(s["skipped"]) > 3 else ""))
     names = info["class_names"]
     print(f"  classes: {'; '.join(names[:12])}{'; ...' if len(names) > 12 else ''}")
     return 0

@@ -18,7 +18,7 @@ from __future__ import annotations
 import multiprocessing
 import os
 import time
-from dataclasses import asdict
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -49,8 +49,7 @@ def prepare(source: str | os.PathLike, out: str | os.PathLike, kind: str | None 
     kind = kind or detect_kind(path)
     out = Path(out)
     reader_options = reader_options or {}
-    recipe = {"source": str(path.resolve()), "kind": kind, "reader_options": reader_options, **asdict(options)}
-    recipe.pop("workers")
+    recipe = {"source": str(path.resolve()), "kind": kind, "reader_options": reader_options, **options.recipe()}
     _check_existing(out, recipe)
     # Every split is opened (its files found and their headers checked) before anything is written.
     datasets = {split: open_dataset(path, split, kind, **reader_options)
@@ -100,7 +99,7 @@ def pack_split(ds: Dataset, out: Path, recipe: dict, options: PackOptions) -> di
     ranges = [(first, min(first + size, len(ds))) for first in range(0, len(ds), size)]
     start = time.perf_counter()
     bar = progress.bar(len(ds), desc=f"{ds.split}", leave=True)
-    shards, total = [], None
+    shards, total, skipped = [], None, []
     with _Encoder(ds, options) as encoder:
         for k, (first, end) in enumerate(ranges):
             file = f"{ds.split}-{k:05d}.shard"
@@ -111,10 +110,11 @@ def pack_split(ds: Dataset, out: Path, recipe: dict, options: PackOptions) -> di
                 bar.update(end - first)
             stats = ImageStats.from_arrays(shard.section)
             total = stats if total is None else total.merge(stats)
-            shards.append({"file": file, "n": end - first, "sha256": shard.checksum(), "bytes": shard.size})
+            shards.append({"file": file, "n": shard.header["n"], "sha256": shard.checksum(), "bytes": shard.size})
+            skipped += shard.header.get("skipped", [])
     bar.close()
     seconds = time.perf_counter() - start
-    return _split_entry(ds, out, options, shards, total, seconds)
+    return _split_entry(ds, out, options, shards, total, seconds, skipped)
 
 
 def _reuse(path: Path, recipe: dict, first: int, end: int) -> Shard | None:
@@ -127,7 +127,8 @@ def _reuse(path: Path, recipe: dict, first: int, end: int) -> Shard | None:
     except DataError:
         return None
     h = shard.header
-    if h.get("recipe") != recipe or h.get("first") != first or h.get("n") != end - first:
+    held = h.get("n", -1) + len(h.get("skipped", []))  # images kept and images skipped as undecodable
+    if h.get("recipe") != recipe or h.get("first") != first or held != end - first:
         return None
     return shard
 
@@ -156,10 +157,14 @@ class _Encoder:
         _worker.clear()  # without a pool, this process held the dataset (and its open files)
 
     def write(self, path: Path, recipe: dict, first: int, end: int, bar) -> Shard:
-        header = {"recipe": recipe, "split": self.ds.split, "first": first, "n": end - first,
+        header = {"recipe": recipe, "split": self.ds.split, "first": first,
                   "storage": _storage(self.ds, self.options)}
         sections = self._bulk(first, end, bar) if self.bulk else self._encoded(first, end, bar)
         header["sources"] = sections.pop("sources")
+        header["n"] = len(header["sources"])
+        skipped = sections.pop("skipped", [])
+        if skipped:  # --on-bad-image skip: what was left out, and why
+            header["skipped"] = skipped
         write_shard(path, header, sections)
         return Shard(path)
 
@@ -168,20 +173,26 @@ class _Encoder:
         stats = ImageStats.empty(*images.shape[1:])
         stats.update(images)
         bar.update(end - first)
-        return {"images": images, **_labels(self.ds, first, end), **stats.to_arrays(),
+        return {"images": images, **_labels(self.ds, range(first, end)), **stats.to_arrays(),
                 "sources": [self.ds.source(i) for i in range(first, end)]}
 
     def _encoded(self, first: int, end: int, bar) -> dict:
         chunks = [range(i, min(i + CHUNK, end)) for i in range(first, end, CHUNK)]
         results = self.pool.imap(_encode_chunk, chunks) if self.pool else map(_encode_chunk, chunks)
-        items, sources, stats = [], [], None
-        for chunk_items, chunk_sources, chunk_stats in results:
-            items += chunk_items
-            sources += chunk_sources
-            stats = chunk_stats if stats is None else stats.merge(chunk_stats)
-            bar.update(len(chunk_items))
-        images = {"images": np.stack(items)} if self.options.storage == "raw" else _concatenated(items)
-        return {**images, **_labels(self.ds, first, end), **stats.to_arrays(), "sources": sources}
+        items, sources, kept, skipped, stats = [], [], [], [], None
+        for chunk in results:
+            items += chunk.items
+            sources += chunk.sources
+            kept += chunk.kept
+            skipped += chunk.skipped
+            stats = chunk.stats if stats is None else stats.merge(chunk.stats)
+            bar.update(len(chunk.kept) + len(chunk.skipped))
+        side = self.options.shorter_side
+        if self.options.storage == "raw":
+            images = {"images": np.stack(items) if items else np.zeros((0, side, side, 3), np.uint8)}
+        else:
+            images = _concatenated(items)
+        return {**images, **_labels(self.ds, kept), **stats.to_arrays(), "sources": sources, "skipped": skipped}
 
 
 def _concatenated(blobs: list[bytes]) -> dict:
@@ -191,11 +202,14 @@ def _concatenated(blobs: list[bytes]) -> dict:
     return {"offsets": offsets, "data": np.frombuffer(b"".join(blobs), np.uint8)}
 
 
-def _labels(ds: Dataset, first: int, end: int) -> dict:
-    labels = [ds.label(i) for i in range(first, end)]
-    sections = {"labels": np.array(labels, np.uint8 if ds.multilabel else np.int64)}
+def _labels(ds: Dataset, indices) -> dict:
+    indices = list(indices)
+    width = (len(ds.classes),) if ds.multilabel else ()  # multi-hot rows, or one class index each
+    labels = np.array([ds.label(i) for i in indices], np.uint8 if ds.multilabel else np.int64)
+    sections = {"labels": labels.reshape(len(indices), *width)}
     if ds.marks_difficult:
-        sections["difficult"] = np.array([ds.difficult(i) for i in range(first, end)], np.uint8)
+        difficult = np.array([ds.difficult(i) for i in indices], np.uint8)
+        sections["difficult"] = difficult.reshape(len(indices), len(ds.classes))
     return sections
 
 
@@ -206,20 +220,35 @@ def _init_worker(ds: Dataset, options: PackOptions) -> None:
     _worker.update(ds=ds, options=options)
 
 
-def _encode_chunk(indices: range) -> tuple[list, list[str], ImageStats]:
+@dataclass
+class EncodedChunk:
+    items: list  # JPEG bytes or (side, side, 3) uint8 squares, of the kept images
+    sources: list[str]
+    kept: list[int]  # dataset indices of the images packed
+    skipped: list[dict]  # {"index", "source", "problem"} of the undecodable ones (--on-bad-image skip)
+    stats: ImageStats
+
+
+def _encode_chunk(indices: range) -> EncodedChunk:
     """Decode and resize a few images to the training size, then re-encode them as JPEG (or keep the
     central square's pixels, for raw storage); accumulate their statistics."""
     ds, options = _worker["ds"], _worker["options"]
     side, raw = options.shorter_side, options.storage == "raw"
-    stats = ImageStats.empty(side, side, 3)
-    items, sources = [], []
+    chunk = EncodedChunk([], [], [], [], ImageStats.empty(side, side, 3))
     for i in indices:
-        image = resize_shorter(_decode_sample(ds, i, side), side)
+        try:
+            image = resize_shorter(_decode_sample(ds, i, side), side)
+        except DataError as e:
+            if options.on_bad_image == "fail":
+                raise
+            chunk.skipped.append({"index": i, "source": ds.source(i), "problem": e.problem})
+            continue
         square = _center(image, side)
-        stats.update(square[None])
-        items.append(np.ascontiguousarray(square) if raw else encode_jpeg(image, options.quality))
-        sources.append(ds.source(i))
-    return items, sources, stats
+        chunk.stats.update(square[None])
+        chunk.items.append(np.ascontiguousarray(square) if raw else encode_jpeg(image, options.quality))
+        chunk.sources.append(ds.source(i))
+        chunk.kept.append(i)
+    return chunk
 
 
 def _decode_sample(ds: Dataset, i: int, side: int) -> np.ndarray:
@@ -244,15 +273,17 @@ def _image_shape(ds: Dataset, options: PackOptions) -> list[int] | None:
 
 
 def _split_entry(ds: Dataset, out: Path, options: PackOptions, shards: list, total: ImageStats,
-                 seconds: float) -> dict:
+                 seconds: float, skipped: list[dict]) -> dict:
     stats = total.finalize() if total is not None else {}
     stats_file = f"{ds.split}-stats.npz"
     write_npz_atomic(out / stats_file, stats)
-    entry = {"n": len(ds), "classes": len(ds.classes), "storage": _storage(ds, options),
+    entry = {"n": sum(s["n"] for s in shards), "classes": len(ds.classes), "storage": _storage(ds, options),
              "image_shape": _image_shape(ds, options),
              "shards": shards, "stats_file": stats_file,
              "stats": {k: np.round(stats[k], 6).tolist() for k in ("mean", "std", "eigvals", "eigvecs") if k in stats},
              "prepare_seconds": round(seconds, 3)}
+    if skipped:
+        entry["skipped"] = skipped
     return entry
 
 

@@ -183,7 +183,7 @@ class CrowdView(Dataset):
 def write_packed(datasets: dict[str, Dataset], out: str | os.PathLike, recipe: dict) -> dict:
     """Pack ready-made datasets, one per split, as `ilsvrc data prepare` would; index.json last."""
     out, options = Path(out), PackOptions()
-    recipe = {**recipe, **{k: v for k, v in asdict(options).items() if k != "workers"}}
+    recipe = {**recipe, **options.recipe()}
     if (out / packed.INDEX).exists() and packed.read_index(out).get("recipe") != recipe:
         raise ConfigError(f"{out} already holds a packed dataset made otherwise; choose another --out or remove it")
     check_output_folder(out, own=packed.FILES)
