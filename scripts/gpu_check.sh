@@ -54,5 +54,32 @@ for storage in jpeg raw; do
   step bench-loader-$storage 300 $PY -m ilsvrc bench loader --data "$work/loader-$storage" --batch $batch \
     --workers $workers --repeats $loader_repeats --json
 done
+# The whole data path on one device: the paper's recipe on JPEG storage, decoded by the loader workers and
+# on the device (data.decode=device: nvJPEG); metrics.csv's img_s is the end-to-end rate to set beside
+# bench train's step rate above.
+for decode in cpu device; do
+  step train-decode-$decode 300 $PY -m ilsvrc train --config paper --data "$work/loader-jpeg" --out "$work/decode-$decode" \
+    --epochs 2 --batch-size $batch --quiet --set data.workers=$workers --set train.precision=bf16 \
+    --set train.channels_last=true --set data.decode=$decode
+  cat "$work/decode-$decode/metrics.csv" >> "$OUT/train-decode-$decode.txt" 2>/dev/null
+done
+# torchrun with one process per device (NCCL on a GPU, Gloo without): a smoke run.
+step torchrun-1 240 $PY -m torch.distributed.run --standalone --nproc_per_node 1 -m ilsvrc train --config paper \
+  --data "$work/packed" --out "$work/torchrun-1" --epochs 1 --batch-size $batch --quiet --set data.workers=$workers
+# Preemption round trip under torchrun: SIGTERM once the first mid-epoch checkpoint is written, exit 75,
+# then the same command line (--resume auto) finishes the run.
+preempt() {
+  local run="$work/preempt" line
+  line=($PY -m torch.distributed.run --standalone --nproc_per_node "$ranks" -m ilsvrc train --config paper
+        --data "$work/loader-jpeg" --out "$run" --resume auto --epochs 3 --batch-size $batch --quiet
+        --set data.workers=$workers --set train.checkpoint_every=1)
+  "${line[@]}" & local pid=$!
+  for _ in $(seq 600); do [ -f "$run/checkpoints/last.pt" ] && break; sleep 0.1; done
+  kill -TERM $pid; wait $pid; echo "stopped with exit $? (75 expected)"
+  $PY -c "import torch; s = torch.load('$run/checkpoints/last.pt', weights_only=True); print('checkpoint at epoch', s['epoch'], 'step', s['step'])"
+  "${line[@]}"; echo "resumed run exit $?"; tail -n 3 "$run/metrics.csv"
+}
+export PY work ranks batch workers
+step preemption 400 bash -c "$(declare -f preempt); preempt"
 rm -rf "$work"
 echo "results in $OUT"

@@ -3,8 +3,8 @@
     ilsvrc bench scaling                                   # AlexNet, 90 epochs of 1,281,167 images
     ilsvrc bench scaling --gpus 1,8,64,1024 --batch-per-gpu 128 --gpu-tflops 200 --json
 
-Per training image the model costs 3x its forward multiply-adds x 2 FLOP (forward, and a backward
-twice as dear), counted from the network itself with forward hooks. Data parallel, each step
+Per training image the model costs the FLOP of its forward and backward passes, counted from the
+network itself by torch's FlopCounterMode. Data parallel, each step
 all-reduces every gradient: a ring moves 2 (n-1)/n x the gradient bytes through each GPU's slowest
 link (NVLink inside an 8-GPU machine, the network across machines). DDP overlaps that with the
 backward pass, so a step takes between max(compute, communication) and their sum. The input
@@ -17,6 +17,8 @@ import json as jsonlib
 from dataclasses import asdict, dataclass
 
 import torch
+import torch.nn.functional as F
+from torch.utils.flop_counter import FlopCounterMode
 
 from ilsvrc.errors import ConfigError
 
@@ -36,23 +38,13 @@ PAPER_DAYS = (5.0, 6.0)
 
 
 def training_flops(model: torch.nn.Module, image_size: int = 224) -> float:
-    """FLOP of one training image: 3 x 2 x the forward pass's multiply-adds in convolutions and linear layers."""
-    macs = [0]
-
-    def count(module, inputs, output):
-        if isinstance(module, torch.nn.Conv2d):
-            per_output = module.kernel_size[0] * module.kernel_size[1] * module.in_channels // module.groups
-            macs[0] += output.numel() * per_output
-        else:
-            macs[0] += module.in_features * module.out_features * (output.numel() // module.out_features)
-
-    hooks = [m.register_forward_hook(count) for m in model.modules()
-             if isinstance(m, (torch.nn.Conv2d, torch.nn.Linear))]
-    with torch.no_grad():
-        model.eval()(torch.zeros(1, 3, image_size, image_size))
-    for hook in hooks:
-        hook.remove()
-    return 6.0 * macs[0]
+    """FLOP of one training image: forward and backward, as torch's FlopCounterMode counts the operations
+    autograd actually runs (the count `ilsvrc bench train` reports too)."""
+    x = torch.zeros(1, 3, image_size, image_size)
+    with FlopCounterMode(display=False) as counter:
+        F.cross_entropy(model.train()(x), torch.zeros(1, dtype=torch.long)).backward()
+    model.zero_grad(set_to_none=True)
+    return float(counter.get_total_flops())
 
 
 def allreduce_seconds(gradient_bytes: float, gpus: int, nvlink: float = NVLINK, network: float = NETWORK) -> float:

@@ -2,7 +2,8 @@
 
     ilsvrc bench train --model alexnet --batch 128 --json
 
-Ours: bf16 autocast, channels_last, the fused LRN (models/layers.py), the fused SGD kernel, on a
+Ours: the step `ilsvrc train` runs (engine.train.make_step and make_optimizer, with the paper preset
+in bf16 autocast and channels_last): the fused LRN (models/layers.py), the fused SGD kernel, on a
 CPU freed large blocks kept for reuse (engine/allocator.py), and (on a GPU, by default)
 torch.compile. The reference: the same model in float32, NCHW, with torch's standard
 F.local_response_norm, in a standard PyTorch loop as in torchvision's reference script, with
@@ -22,7 +23,8 @@ from torch.utils.flop_counter import FlopCounterMode
 
 from ilsvrc.bench.timing import interleaved_medians
 from ilsvrc.engine.allocator import large_blocks_kept
-from ilsvrc.engine.train import fused_if_supported
+from ilsvrc.config import load_config
+from ilsvrc.engine import train as engine_train
 from ilsvrc.errors import ConfigError
 from ilsvrc.engine.devices import pick_device
 from ilsvrc.models import create_model
@@ -31,28 +33,32 @@ from ilsvrc.models.layers import LocalResponseNorm
 INPUT_SIDE = {"lenet5": 32, "alexnet-small": 32}
 
 
-def make_step(model, x, y, precision: str, channels_last: bool, compile: bool, tuned: bool = False):
-    """A closure running one SGD step (forward, loss, backward, update) on a fixed batch.
+def training_step(model, x, y, compile: bool):
+    """A closure running `ilsvrc train`'s own step on a fixed batch: the paper preset's optimizer and step
+    function in bf16 and channels_last, with freed large blocks kept on a CPU, as train() keeps them."""
+    config = load_config("paper", ["train.precision=bf16", "train.channels_last=true", f"train.compile={compile}",
+                                   "optim.lr=0.001"])
+    model = model.to(memory_format=torch.channels_last)
+    step = engine_train.make_step(model, engine_train.make_optimizer(config, model), config, x.device)
+    memory = large_blocks_kept if x.device.type == "cpu" else contextlib.nullcontext
 
-    `tuned`: what `ilsvrc train` adds around the step: the fused SGD kernel and, on a CPU, freed
-    large blocks kept for reuse (engine.allocator). Untuned: torch's defaults, as a plain script.
-    """
-    if channels_last:
-        model = model.to(memory_format=torch.channels_last)
-        x = x.contiguous(memory_format=torch.channels_last)
-    options = {"lr": 1e-3, "momentum": 0.9, "weight_decay": 5e-4}
-    params = list(model.parameters())
-    optimizer = fused_if_supported(torch.optim.SGD, params, **options) if tuned else torch.optim.SGD(params, **options)
-    forward = torch.compile(model) if compile else model
-    memory = large_blocks_kept if tuned and x.device.type == "cpu" else contextlib.nullcontext
+    def run():
+        with memory():
+            step(x, y)
+
+    return run
+
+
+def reference_step(model, x, y):
+    """One float32 SGD step on a fixed batch as a plain PyTorch script takes it: NCHW, torch's default SGD
+    and allocator, no autocast, no compilation."""
+    optimizer = torch.optim.SGD(model.parameters(), lr=1e-3, momentum=0.9, weight_decay=5e-4)
 
     def step():
-        with memory():
-            with torch.autocast(x.device.type, dtype=torch.bfloat16, enabled=precision == "bf16"):
-                loss = F.cross_entropy(forward(x).float(), y)
-            optimizer.zero_grad(set_to_none=True)
-            loss.backward()
-            optimizer.step()
+        loss = F.cross_entropy(model(x), y)
+        optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        optimizer.step()
 
     return step
 
@@ -84,8 +90,8 @@ def run(model_name: str = "alexnet", batch: int = 128, device: str = "auto", com
     x = torch.randn(batch, reference_model.config.in_channels, side, side, device=dev)
     y = torch.randint(0, reference_model.config.num_classes, (batch,), device=dev)
     flops = training_flops(reference_model, x, y)
-    steps = {"ours": make_step(ours_model, x, y, "bf16", True, compile, tuned=True),
-             "reference": make_step(reference_model, x, y, "fp32", False, False)}
+    steps = {"ours": training_step(ours_model, x, y, compile),
+             "reference": reference_step(reference_model, x, y)}
     for step in steps.values():
         for _ in range(3 if compile else 2):
             step()  # warm-up: compilation, kernel selection, allocator
