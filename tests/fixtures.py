@@ -76,6 +76,15 @@ def write_learnable_idx(folder: Path, train: int, test: int, **options) -> Path:
     return folder
 
 
+def packed_learnable(root: Path, train: int, test: int) -> Path:
+    """The toy dataset written as IDX files under root/raw and packed into root/packed."""
+    from ilsvrc.data.prepare import PackOptions, prepare
+
+    write_learnable_idx(root / "raw", train, test)
+    prepare(root / "raw", root / "packed", options=PackOptions())
+    return root / "packed"
+
+
 def tiny_config(packed, epochs: int, **extra):
     """LeNet-5's preset on packed toy data: a few 16-image steps on one thread."""
     sets = [f"data.path={packed}", f"train.epochs={epochs}", "optim.batch_size=16", "train.threads=1",

@@ -16,15 +16,12 @@ from ilsvrc.errors import ConfigError, DataError
 from ilsvrc.engine.evaluation import evaluate, predict_scores
 from ilsvrc.scoring import run_scores
 from ilsvrc.models import create_model
-from fixtures import make_voc, tiny_config, write_learnable_idx
+from fixtures import make_voc, packed_learnable, tiny_config
 
 
 @pytest.fixture(scope="module")
 def packed(tmp_path_factory):
-    root = tmp_path_factory.mktemp("engine")
-    write_learnable_idx(root / "raw", train=64, test=32)
-    prepare(root / "raw", root / "packed", options=PackOptions())
-    return root / "packed"
+    return packed_learnable(tmp_path_factory.mktemp("engine"), train=64, test=32)
 
 
 def test_resume_gives_identical_weights(packed, tmp_path):

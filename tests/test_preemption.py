@@ -11,19 +11,15 @@ import torch
 
 from ilsvrc.cli import main
 from ilsvrc.data.loader import EpochBatches
-from ilsvrc.data.prepare import PackOptions, prepare
 from ilsvrc.engine import stopping
 from ilsvrc.engine.checkpoint import load_checkpoint
 from ilsvrc.engine.train import train
-from fixtures import tiny_config, write_learnable_idx
+from fixtures import packed_learnable, tiny_config
 
 
 @pytest.fixture(scope="module")
 def packed(tmp_path_factory):
-    root = tmp_path_factory.mktemp("preemption")
-    write_learnable_idx(root / "raw", train=64, test=32)
-    prepare(root / "raw", root / "packed", options=PackOptions())
-    return root / "packed"
+    return packed_learnable(tmp_path_factory.mktemp("preemption"), train=64, test=32)
 
 
 def same_weights(a, b):

@@ -124,28 +124,25 @@ class Pipeline:
             gen = self.batch_generator(epoch, step)
             yield transform(images.to(self.device, non_blocking=True), gen), labels.to(self.device)
 
-    def _train_loader(self, batch_size: int) -> tuple[Loader, TrainTransform]:
-        """One loader for the whole run: its worker processes start once, not every epoch."""
-        key = ("train", batch_size)
+    def _kept(self, key: tuple, transform, make) -> tuple[Loader, object]:
+        """(loader, transform) made once for the whole run: its worker processes start once, not every epoch."""
         if key not in self._loaders:
-            transform = self.train_transform()
-            loader = make_loader(self.dataset(self.config.train_split), batch_size, transform.sample, self.seed,
-                                 shuffle=True, drop_last=True, num_workers=self.config.workers,
-                                 rank=self.world.rank, world_size=self.world.size)
-            self._loaders[key] = (loader, transform)
+            self._loaders[key] = (make(transform), transform)
         return self._loaders[key]
+
+    def _train_loader(self, batch_size: int) -> tuple[Loader, TrainTransform]:
+        return self._kept(("train", batch_size), self.train_transform(), lambda transform: make_loader(
+            self.dataset(self.config.train_split), batch_size, transform.sample, self.seed, shuffle=True,
+            drop_last=True, num_workers=self.config.workers, rank=self.world.rank, world_size=self.world.size))
 
     def _device_decoded(self, epoch: int, batch_size: int, start: int = 0):
         """data.decode=device: the workers send JPEG files and crop windows; the training device decodes them
         (nvJPEG on a GPU, in one batched call), crops, flips, lights and normalises."""
-        key = ("train-jpeg", batch_size)
-        if key not in self._loaders:
-            transform = self.train_transform()
-            loader = make_jpeg_loader(self.dataset(self.config.train_split), batch_size, transform.crop, self.seed,
-                                      shuffle=True, drop_last=True, num_workers=self.config.workers,
-                                      rank=self.world.rank, world_size=self.world.size)
-            self._loaders[key] = (loader, transform)
-        loader, transform = self._loaders[key]
+        loader, transform = self._kept(("train-jpeg", batch_size), self.train_transform(), lambda transform:
+                                       make_jpeg_loader(self.dataset(self.config.train_split), batch_size,
+                                                        transform.crop, self.seed, shuffle=True, drop_last=True,
+                                                        num_workers=self.config.workers, rank=self.world.rank,
+                                                        world_size=self.world.size))
         loader.set_epoch(epoch, start)
         for step, jpegs in enumerate(loader, start):
             images = decode_crops(jpegs, self.config.crop, self.device)  # (B, 224, 224, 3) uint8
@@ -191,13 +188,10 @@ class Pipeline:
                 x = images[start:start + batch_size].permute(0, 3, 1, 2)  # (B, C, H, W) uint8
                 yield self._small_views(x, views), labels[start:start + batch_size]
             return
-        key = ("eval", split, views, batch_size)
-        if key not in self._loaders:  # kept for the run, like the training loader
-            transform = EvalTransform(self.config.crop, self.config.region, views, self.normalization)
-            loader = make_loader(self.dataset(split), batch_size, transform.sample, shuffle=False,
-                                 num_workers=self.config.workers, rank=self.world.rank, world_size=self.world.size)
-            self._loaders[key] = (loader, transform)
-        loader, transform = self._loaders[key]
+        transform = EvalTransform(self.config.crop, self.config.region, views, self.normalization)
+        loader, transform = self._kept(("eval", split, views, batch_size), transform, lambda transform: make_loader(
+            self.dataset(split), batch_size, transform.sample, shuffle=False, num_workers=self.config.workers,
+            rank=self.world.rank, world_size=self.world.size))
         for images, labels in loader:
             yield transform(images.to(self.device)), labels.to(self.device)
 
