@@ -208,13 +208,15 @@ def _wait_for(process: subprocess.Popen, writing) -> float:
     return time.perf_counter() - began
 
 
-def reference_run(command: list[str], writing) -> tuple[float, float]:
-    """An uninterrupted run: (seconds until it starts writing, seconds in all)."""
+def reference_run(command: list[str], writing, done=None) -> tuple[float, float]:
+    """An uninterrupted run: (seconds until it starts writing, seconds until `done()`, or until it
+    exits: the span in which kills in the writing phase fall, the interpreter's exit left out)."""
     began = time.perf_counter()
     process = _start(command)
     first_write = _wait_for(process, writing)
+    finished = first_write + _wait_for(process, done) if done else None
     assert process.wait() == 0
-    return first_write, time.perf_counter() - began
+    return first_write, finished or time.perf_counter() - began
 
 
 def kill_at(command: list[str], seconds: float, writing=None) -> bool:
@@ -241,8 +243,10 @@ def kill_and_resume(command, kills: int, reference: tuple[float, float], writing
     """`kills` SIGKILLs, then a run to the end; `check()` after each kill. Even kills fall anywhere in
     the reference run's duration, odd ones anywhere in its writing phase (from its first file on), each
     in its own slice of that span. `command`: a command line, or a function giving the one to start
-    now (a fresh run, or its resumption). Returns the kills that landed."""
+    now (a fresh run, or its resumption); `writing`: a predicate, or a function marked `per_start` that
+    makes a fresh one for each start. Returns the kills that landed."""
     line = command if callable(command) else lambda: command
+    watch = writing if getattr(writing, "per_start", False) else lambda: writing
     rng = random.Random(seed)
     first_write, total = reference
     landed = 0
@@ -251,7 +255,7 @@ def kill_and_resume(command, kills: int, reference: tuple[float, float], writing
         slices = (kills + 1) // 2 if whole else kills // 2
         span = total if whole else total - first_write
         at = span * (k // 2 + rng.random()) / slices
-        landed += kill_at(line(), at, None if whole else writing)
+        landed += kill_at(line(), at, None if whole else watch())
         check()
     subprocess.run(line(), check=True, capture_output=True, env={**os.environ, "OMP_NUM_THREADS": "1"})
     return landed

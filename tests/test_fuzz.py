@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import gzip
 import io
+import json
 import pickle
 import shutil
 import signal
@@ -246,7 +247,7 @@ def jpeg_in_packed_shard(root: Path) -> Format:
         sha = write_shard(path, header, {"labels": sections["labels"], "offsets": offsets,
                                          "data": np.concatenate([np.frombuffer(data, np.uint8), rest])})
         index["splits"]["train"]["shards"][0].update(sha256=sha, bytes=path.stat().st_size)
-        (out / "index.json").write_text(__import__("json").dumps(index))
+        (out / "index.json").write_text(json.dumps(index))
         _read_all(packed.PackedDataset(out, "train"))
 
     return Format(stored, read)

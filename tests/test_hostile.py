@@ -234,3 +234,23 @@ def test_a_pickle_length_field_is_checked_before_the_unpickler_allocates_it(tmp_
             tracemalloc.stop()
         assert str(caught.value) == f"{path}: corrupt pickle (pickle data was truncated)"
         assert peak < 10 << 20
+
+
+@pytest.mark.parametrize("damage", ["encrypted", "compression"])
+def test_an_npz_zipfile_cannot_open_is_one_line(damage, tmp_path):
+    """zipfile raises RuntimeError for an encrypted member and NotImplementedError for an unknown
+    compression method (found by the slow fuzz run on packed statistics)."""
+    from ilsvrc.files import read_npz, write_npz_atomic
+
+    path = tmp_path / "train-stats.npz"
+    data = bytearray(write_npz_atomic(path, {"mean": np.zeros(3)}))
+    central = data.index(b"PK\x01\x02")  # the central directory entry zipfile trusts
+    if damage == "encrypted":
+        data[central + 8] |= 1  # general-purpose flag bit 0
+    else:
+        data[central + 10:central + 12] = struct.pack("<H", 99)  # compression method 99
+    path.write_bytes(bytes(data))
+    with pytest.raises(DataError) as caught:
+        read_npz(path, "statistics")
+    assert str(caught.value).startswith(f"{path}: unreadable statistics (")
+    assert "\n" not in str(caught.value)

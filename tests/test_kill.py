@@ -68,7 +68,8 @@ def packed_result(out: Path, partial: bool = False) -> dict:
 
 def prepare_kills(source: Path, tmp_path: Path, kills: int, seed: int) -> int:
     reference = tmp_path / "reference"
-    timing = reference_run(prepare_command(source, reference), writing_into(reference))
+    timing = reference_run(prepare_command(source, reference), writing_into(reference),
+                           lambda: (reference / packed.INDEX).exists())
     out = tmp_path / "killed"
     landed = kill_and_resume(prepare_command(source, out), kills, timing, writing_into(out),
                              lambda: check_packed_files(out, reference), seed)
@@ -126,7 +127,8 @@ def check_label_files(out: Path, reference: Path) -> None:
 def aggregate_kills(votes: Path, tmp_path: Path, kills: int, seed: int) -> int:
     reference = tmp_path / "reference" / "labels.csv"
     reference.parent.mkdir()
-    timing = reference_run(aggregate_command(votes, reference), writing_into(reference.parent))
+    timing = reference_run(aggregate_command(votes, reference), writing_into(reference.parent),
+                           lambda: workers_path(reference).exists())
     out = tmp_path / "killed" / "labels.csv"
     out.parent.mkdir()
     landed = kill_and_resume(aggregate_command(votes, out), kills, timing, writing_into(out.parent),

@@ -87,10 +87,7 @@ def test_a_learning_rate_far_too_high_diverges_in_one_line(packed, tmp_path, cap
 
 
 def test_a_loss_stuck_at_ln_k_warns_with_the_usual_causes(packed, tmp_path, monkeypatch, capsys):
-    real = train_module.make_step
-
     def uniform(*args, **kwargs):  # logits all equal: the loss of uniform guessing, ln(10), at every step
-        step = real(*args, **kwargs)
         return lambda x, y: (torch.tensor(math.log(10)), torch.zeros(len(y), 10))
 
     monkeypatch.setattr(train_module, "make_step", uniform)
@@ -157,10 +154,25 @@ def metrics_without_timings(run):
         return [r[:6] for r in csv.reader(f)]  # seconds and img/s differ from run to run
 
 
+def new_checkpoint(run):
+    """For each start: a predicate true once the process has written a checkpoint of its own, so that
+    a kill "in the writing phase" always falls after one and tests resuming from it."""
+    path = run / "checkpoints" / "last.pt"
+
+    def per_start():
+        before = path.stat().st_mtime_ns if path.exists() else None
+        return lambda: path.exists() and path.stat().st_mtime_ns != before
+
+    per_start.per_start = True
+    return per_start
+
+
 def train_kills(packed, tmp_path, kills, seed):
     reference = tmp_path / "reference"
     args = command(packed, reference, epochs=4)
-    timing = reference_run(_cli(args), lambda: (reference / "config.yaml").exists())
+    # "writing": from the first checkpoint on, where a kill tests resuming from one
+    timing = reference_run(_cli(args), lambda: (reference / "checkpoints" / "last.pt").exists(),
+                           lambda: (reference / "summary.json").exists())
     # each epoch's weights, to compare any checkpoint a killed run leaves with: the same run in this
     # process, keeping a copy of every last.pt it writes
     real_save = train_module.save_checkpoint
@@ -175,8 +187,8 @@ def train_kills(packed, tmp_path, kills, seed):
     run = tmp_path / "run"
     start, resume = _cli(command(packed, run, epochs=4)), _cli(["train", "--resume", str(run), "--quiet"])
     # a fresh run until its folder holds config.yaml, then --resume
-    landed = kill_and_resume(lambda: resume if (run / "config.yaml").exists() else start, kills, timing, lambda: (run / "config.yaml").exists(),
-                             lambda: check_run_files(run, reference), seed)
+    landed = kill_and_resume(lambda: resume if (run / "config.yaml").exists() else start, kills, timing,
+                             new_checkpoint(run), lambda: check_run_files(run, reference), seed)
     a, b = load_checkpoint(reference, "last"), load_checkpoint(run, "last")
     assert a["epoch"] == b["epoch"] == 4
     for which in ("last", "best"):
@@ -194,4 +206,5 @@ def test_train_survives_3_kills(packed, tmp_path):
 def test_train_survives_20_kills(packed, tmp_path):
     landed = train_kills(packed, tmp_path, kills=20, seed=1)
     print(f"train: {landed} of 20 kills landed; final weights identical")
-    assert landed >= 10
+    # a resumed run has less left to do than the reference, so late kill moments can find it finished
+    assert landed >= 5

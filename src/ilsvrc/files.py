@@ -95,7 +95,8 @@ def read_npz(path: Path, what: str) -> dict:
             return {k: loaded[k] for k in loaded.files}
     except FileNotFoundError:
         raise DataError(path, f"missing {what}") from None
-    except (OSError, ValueError, EOFError, KeyError, zipfile.BadZipFile, zlib.error) as e:
+    except (OSError, ValueError, EOFError, KeyError, zipfile.BadZipFile, zlib.error,
+            RuntimeError, NotImplementedError) as e:  # zipfile: "encrypted", "compression method not supported"
         raise DataError(path, f"unreadable {what} ({' '.join(str(e).split())[:200]})") from None
 
 

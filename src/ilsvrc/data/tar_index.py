@@ -21,6 +21,7 @@ import hashlib
 import os
 import tarfile
 import zipfile
+import zlib
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 from typing import Iterator
@@ -237,7 +238,7 @@ def _load(path: Path, archive: Path, key: np.ndarray) -> TarIndex | None:
             if not np.array_equal(z["key"], key):
                 return None
             return TarIndex(archive, z["names"], z["offsets"], z["sizes"], z["groups"], z["group_names"])
-    except (OSError, KeyError, ValueError, EOFError, zipfile.BadZipFile):
+    except (OSError, KeyError, ValueError, EOFError, zipfile.BadZipFile, zlib.error, RuntimeError, NotImplementedError):
         return None
 
 
