@@ -75,7 +75,7 @@ preempt() {
         --set data.workers=$workers --set train.checkpoint_every=1)
   "${line[@]}" & local pid=$!
   for _ in $(seq 600); do [ -f "$run/checkpoints/last.pt" ] && break; sleep 0.1; done
-  kill -TERM $pid; wait $pid; echo "stopped with exit $? (75 expected)"
+  kill -TERM $pid; wait $pid; echo "torchrun exit $? (each rank exits 75 after the checkpoint; torchrun, signalled itself, exits 1)"
   $PY -c "import torch; s = torch.load('$run/checkpoints/last.pt', weights_only=True); print('checkpoint at epoch', s['epoch'], 'step', s['step'])"
   "${line[@]}"; echo "resumed run exit $?"; tail -n 3 "$run/metrics.csv"
 }
