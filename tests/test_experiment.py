@@ -208,3 +208,18 @@ def test_a_foreign_output_folder_is_refused_before_any_work(tmp_path, capsys):
     assert main(["experiment", "lrn", "--quick", "--out", str(tmp_path)]) == 1
     err = capsys.readouterr().err
     assert err.startswith(f"ilsvrc: error: {tmp_path}: holds files this command did not write (notes.txt)")
+
+
+def test_report_turns_experiment_folders_into_what_made_it_work(tmp_path, packed, monkeypatch):
+    import ilsvrc.experiment.gpu as gpu
+
+    monkeypatch.setattr(gpu, "step_rate", lambda device, batch, steps=2: 10.0)
+    run_experiment(tiny("gpu", batch={"cpu": 1, "cuda": 1}, matmul=64), str(packed), tmp_path / "all" / "gpu",
+                   quick=True, device="cpu", log=lambda s: None)
+    (tmp_path / "all" / "unrelated").mkdir()
+    assert main(["report", str(tmp_path / "all"), "--out", str(tmp_path / "report")]) == 0
+    md = (tmp_path / "report" / "report.md").read_text()
+    assert "## What made it work" in md
+    row = next(line for line in md.splitlines() if line.startswith("| gpu (QUICK)"))
+    assert "cuda vs cpu" in row and "not measured" in row and "Sec. 1 and Sec. 5" in row
+    assert (tmp_path / "report" / "figures" / "experiment-gpu.png").read_bytes()[:4] == b"\x89PNG"

@@ -102,7 +102,8 @@ COMMANDS = [
     Command(("report",), "ilsvrc.report.command:report_command",
             "an HTML page and its Markdown twin comparing runs: table, curves, filters, confusion, Figure 4", [
                 arg("runs", nargs="+", metavar="RUN_DIR",
-                    help="run folders of `ilsvrc train` or `ilsvrc baseline`, and folders of `ilsvrc label experiment`"),
+                    help="run folders of `ilsvrc train` or `ilsvrc baseline`, folders of `ilsvrc label experiment`, "
+                         "and folders of `ilsvrc experiment` (or the one `experiment all` filled): 'What made it work'"),
                 arg("--out", required=True, metavar="PATH",
                     help="a folder (gets report.html, report.md, figures/) or a .html file"),
                 arg("--data", default=None, help="dataset for scores and images (default: each run's own)"),

@@ -76,6 +76,6 @@ def summary_table(results: list[dict]) -> str:
     lines = ["experiment            effect (ours)       verdict                          paper"]
     for r in results:
         c, unit = r["comparisons"][0], r["quantity"]["unit"]
-        lines.append(f"{r['name']:<21} {show(c['diff'], unit, True):>8} +- {show(c['se'], unit):<6}"
+        lines.append(f"{r['name']:<21} {show(c['diff'], unit, True):>8} +- {show(c['se'], unit, difference=True):<6}"
                      f" {c['verdict']:<32} {c['paper']['figure'][:60]}")
     return "\n".join(lines)

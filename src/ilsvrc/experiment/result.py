@@ -72,7 +72,7 @@ def build_result(context, figures: dict[str, list[dict]], seconds: float, notes:
                        "preset": context.preset, "base_overrides": list(e.base), **_extra(e, context.quick)},
             "quantity": {"key": e.quantity.key, "label": e.quantity.label, "unit": e.quantity.unit},
             "arms": list(arms.values()), "comparisons": comparisons, "verdict": comparisons[0]["verdict"],
-            "notes": notes or [], "machine": machine(context.device),
+            "notes": notes or [], "machine": machine(context.device) | {"load_average_start": context.load_at_start},
             "date": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
             "wall_seconds": round(seconds, 1)})
 
@@ -107,13 +107,14 @@ def read_result(folder: str | os.PathLike) -> dict:
                             "not a folder written by `ilsvrc experiment`")
 
 
-def show(value: float, unit: str, signed: bool = False) -> str:
-    """A figure in its unit: errors in percent (points for differences), others as numbers."""
+def show(value: float | None, unit: str, signed: bool = False, difference: bool = False) -> str:
+    """A figure in its unit: errors in percent (in points for differences, `signed` or `difference`),
+    others as numbers."""
     if value is None:  # not measured, or no spread (one seed)
         return "-"
     sign = "+" if signed else ""
     if unit == "error":
-        return f"{value * 100:{sign}.2f}" + ("" if signed else "%")
+        return f"{value * 100:{sign}.2f}" + ("" if signed or difference else "%")
     return f"{value:{sign}.3g}"
 
 
@@ -129,9 +130,11 @@ def format_table(result: dict) -> str:
         points = " points" if unit == "error" else ""
         paper = c["paper"]
         lines.append(f"  {c['arm']} - {c['control']}: {show(c['diff'], unit, True)}{points}"
-                     f" (se {show(c['se'], unit)}) -> {c['verdict'].upper()}")
+                     f" (se {show(c['se'], unit, difference=True)}) -> {c['verdict'].upper()}")
         lines.append(f"    paper: {paper['figure']} [{paper['source']}]")
     for note in result.get("notes", []):
         lines.append(f"  note: {note}")
-    lines.append(f"  {result['wall_seconds']:.0f} s on {result['machine']['cpu']} ({result['machine']['device']})")
+    m = result["machine"]
+    lines.append(f"  {result['wall_seconds']:.0f} s on {m['cpu']}, {m['cores']} cores ({m['device']}), "
+                 f"load average {m['load_average_start'][0]} at the start, {m['load_average'][0]} at the end")
     return "\n".join(lines)

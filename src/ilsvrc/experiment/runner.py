@@ -8,6 +8,7 @@ and each arm's `measure` turns the run folder into figures. `scale` and `gpu` br
 """
 from __future__ import annotations
 
+import os
 import sys
 import time
 from dataclasses import dataclass, field
@@ -19,6 +20,7 @@ from ilsvrc import progress
 from ilsvrc.data.packing import ensure_packed
 from ilsvrc.data.readers.packed import PackedDataset
 from ilsvrc.engine.train import train
+from ilsvrc.errors import ConfigError
 from ilsvrc.experiment.registry import Budget, Experiment, resolve
 from ilsvrc.experiment.subsets import subset
 
@@ -45,6 +47,7 @@ class Context:
     train_split: str = "train"
     val_split: str = "test"
     num_classes: int = 0
+    load_at_start: list = field(default_factory=lambda: [round(x, 2) for x in os.getloadavg()])
     log: Callable[[str], None] = field(default=print, repr=False)
 
     def subset(self, seed: int, train_images: int | None = None) -> Path:
@@ -59,7 +62,11 @@ def make_context(experiment: Experiment, data: str, out: Path, quick: bool, seed
     budget = experiment.budget(quick)
     root = ensure_packed(data)
     config = load_config(PRESET)
-    classes = len(PackedDataset(root, config.data.train_split).classes)
+    train_split = PackedDataset(root, config.data.train_split)
+    if train_split.storage != "raw":
+        raise ConfigError(f"{data}: experiments run alexnet-small on small images (MNIST, CIFAR: 28-32 px, stored "
+                          "raw); this dataset's images are large (stored encoded)")
+    classes = len(train_split.classes)
     return Context(experiment, data, root, out, budget, list(range(seeds or budget.seeds)), quick, device,
                    train_split=config.data.train_split, val_split=config.data.val_split, num_classes=classes,
                    log=log)

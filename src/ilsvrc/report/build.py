@@ -4,7 +4,8 @@
 
 Scores of every entry, ConvNet or baseline, come from `ilsvrc.scoring.run_scores`; the best
 ConvNet is also opened (`convnet.load_convnet`) for its filters, images and features. A folder of
-`ilsvrc label experiment` among the runs becomes a section of its own (report.crowd).
+`ilsvrc label experiment` among the runs becomes a section of its own (report.crowd); folders of
+`ilsvrc experiment` (or the folder `experiment all` filled) become "What made it work" (report.claims).
 """
 from __future__ import annotations
 
@@ -14,7 +15,7 @@ from ilsvrc import scoring
 from ilsvrc.engine.evaluation import RunScores
 from ilsvrc.errors import ConfigError, DataError
 from ilsvrc.label.experiment_report import is_experiment_folder, read_experiment
-from ilsvrc.report import sections
+from ilsvrc.report import claims, sections
 from ilsvrc.report.crowd import crowd_section
 from ilsvrc.report.convnet import LoadedConvNet, first_layer_weights, load_convnet
 from ilsvrc.report.document import Document, Paragraph, Section
@@ -37,8 +38,11 @@ def build_document(runs: list[Path], data: str | None, title: str, context: dict
         raise ConfigError(f"report: the feature pool must hold at least 1 training image, got {feature_pool}")
     experiment_folders = [r for r in runs if is_experiment_folder(r)]
     experiments = [read_experiment(r) for r in experiment_folders]
-    runs = [r for r in runs if r not in experiment_folders]
+    claim_folders = [r for r in runs if r not in experiment_folders and claims.is_experiments_folder(r)]
+    runs = [r for r in runs if r not in experiment_folders and r not in claim_folders]
     document = Document(title, notes=[str(n) for n in context.get("notes", [])])
+    if claim_folders:
+        document.sections.append(claims.claims_section(claims.load_results(claims.experiment_folders(claim_folders))))
     if runs:
         entries = load_entries(runs)
         document.sections.append(sections.results_section(entries, list(context.get("reference", []))))
