@@ -182,7 +182,7 @@ def test_gpu_without_a_gpu_is_not_measured(tmp_path, packed, monkeypatch):
 
     monkeypatch.setattr(gpu, "step_rate", lambda device, batch, steps=2: 10.0)
     e = tiny("gpu", batch={"cpu": 1, "cuda": 1}, matmul=64)
-    run_experiment(e, str(packed), tmp_path / "g", quick=True, device="cpu", log=lambda s: None)
+    run_experiment(e, "no-such-dataset", tmp_path / "g", quick=True, device="cpu", log=lambda s: None)  # needs none
     result = check_record(tmp_path / "g", "gpu", ["cpu", "cuda"], seeds=2)
     assert result["verdict"] == NOT_MEASURED and result["arms"][1]["values"] == []
     assert result["arms"][0]["runs"][0]["days_for_90_epochs"] == pytest.approx(90 * 1_281_167 / 10 / 86400)

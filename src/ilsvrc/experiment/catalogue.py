@@ -152,7 +152,7 @@ GPU = Experiment(
     (Arm("cpu", "CPU"), Arm("cuda", "GPU")),
     (Comparison("cuda", "cpu", Paper("about 10x the CPU's arithmetic (~500 vs ~50 GFLOP/s in 2012); 5-6 days "
                                      "for ~90 epochs on two GTX 580 3GB", +1, f"{PAPER}, Sec. 1 and Sec. 5")),),
-    Budget(None, None, 0, 3), Budget(None, None, 0, 2), runner="ilsvrc.experiment.gpu:run_gpu",
+    Budget(None, None, 0, 3), Budget(None, None, 0, 2), runner="ilsvrc.experiment.gpu:run_gpu", needs_data=False,
     extra={"batch": {"cpu": 16, "cuda": 128}, "matmul": 2048})
 
 _REMOVALS = (

@@ -76,6 +76,7 @@ class Experiment:
     base: tuple[str, ...] = ()  # overrides every arm shares
     paired: bool = False  # arms measure the same trained models (a paired standard error)
     runner: str = TRAIN_ARMS
+    needs_data: bool = True  # False: measures the machine, not a dataset (gpu)
     extra: dict = field(default_factory=dict)  # runner-specific settings (thresholds, sizes)
 
     def __post_init__(self):

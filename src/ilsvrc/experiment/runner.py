@@ -60,16 +60,17 @@ class Context:
 def make_context(experiment: Experiment, data: str, out: Path, quick: bool, seeds: int | None, device: str,
                  log=print) -> Context:
     budget = experiment.budget(quick)
-    root = ensure_packed(data)
     config = load_config(PRESET)
+    seeds = list(range(seeds or budget.seeds))
+    if not experiment.needs_data:
+        return Context(experiment, "-", Path("-"), out, budget, seeds, quick, device, log=log)
+    root = ensure_packed(data)
     train_split = PackedDataset(root, config.data.train_split)
     if train_split.storage != "raw":
         raise ConfigError(f"{data}: experiments run alexnet-small on small images (MNIST, CIFAR: 28-32 px, stored "
                           "raw); this dataset's images are large (stored encoded)")
-    classes = len(train_split.classes)
-    return Context(experiment, data, root, out, budget, list(range(seeds or budget.seeds)), quick, device,
-                   train_split=config.data.train_split, val_split=config.data.val_split, num_classes=classes,
-                   log=log)
+    return Context(experiment, data, root, out, budget, seeds, quick, device, train_split=config.data.train_split,
+                   val_split=config.data.val_split, num_classes=len(train_split.classes), log=log)
 
 
 def arm_config(context: Context, overrides, data: Path, seed: int, epochs: int):
