@@ -20,7 +20,7 @@ PAPER = "Krizhevsky, Sutskever & Hinton 2012"
 # Budgets: (train images, test images, epochs, seeds). Two arms at the default cost about 10 minutes on 2 cores.
 # (At ~500 training images/s, what 2 idle cores give alexnet-small: 6 runs of 8,000 x 8 take ~13 minutes.)
 TWO_ARMS = Budget(8_000, 5_000, 8, 3), Budget(3_000, 2_000, 4, 2)
-OVERFIT = Budget(4_000, 5_000, 15, 3), Budget(1_500, 2_000, 10, 2)  # small subsets, long: overfitting shows
+OVERFIT = Budget(4_000, 5_000, 15, 3), Budget(1_000, 2_000, 10, 2)  # small subsets, long: overfitting shows
 THREE_ARMS = Budget(5_000, 5_000, 8, 3), Budget(2_000, 2_000, 4, 2)
 CROPS = ("data.pad=2", "data.flip=true")  # the paper's random crops (of a padded image) and mirror images
 

@@ -16,6 +16,7 @@ from pathlib import Path
 import torch
 
 from ilsvrc import __version__
+from ilsvrc.engine.devices import pick_device
 from ilsvrc.experiment.registry import Experiment
 from ilsvrc.experiment.verdict import difference, mean_std, verdict
 from ilsvrc.files import read_json_record, write_json_atomic
@@ -29,7 +30,8 @@ def machine(device: str) -> dict:
     """Where the figures were measured: they mean little without it."""
     info = {"cpu": _cpu_model(), "cores": os.cpu_count(), "torch_threads": torch.get_num_threads(),
             "platform": platform.platform(), "python": platform.python_version(), "torch": torch.__version__,
-            "ilsvrc": __version__, "device": device, "load_average": [round(x, 2) for x in os.getloadavg()]}
+            "ilsvrc": __version__, "device": f"{pick_device(device)} ({device})",
+            "load_average": [round(x, 2) for x in os.getloadavg()]}
     if torch.cuda.is_available():
         info["gpu"] = torch.cuda.get_device_name()
     return info
