@@ -223,3 +223,12 @@ def test_report_turns_experiment_folders_into_what_made_it_work(tmp_path, packed
     row = next(line for line in md.splitlines() if line.startswith("| gpu (QUICK)"))
     assert "cuda vs cpu" in row and "not measured" in row and "Sec. 1 and Sec. 5" in row
     assert (tmp_path / "report" / "figures" / "experiment-gpu.png").read_bytes()[:4] == b"\x89PNG"
+
+
+def test_runs_stalled_at_chance_are_counted_in_a_note():
+    from ilsvrc.experiment.runner import stall_notes
+
+    figures = {"bias-1": [{"stalled": True}, {"stalled": True}], "bias-0": [{"stalled": False}, {"stalled": True}]}
+    assert stall_notes(figures) == ["runs whose last training loss stayed within 2% of ln(K) (stalled at chance): "
+                                    "bias-1 2/2, bias-0 1/2"]
+    assert stall_notes({"a": [{"stalled": False}]}) == []

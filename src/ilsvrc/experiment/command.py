@@ -35,8 +35,7 @@ def run_experiment(experiment: Experiment, data: str = "fashion-mnist", out: str
     began = time.perf_counter()
     context = make_context(experiment, data, out, quick, seeds, device, log)
     log(f"{experiment.name}{' (QUICK)' if quick else ''}: {experiment.claim}")
-    outcome = resolve(experiment.runner)(context)
-    figures, notes, series = outcome if isinstance(outcome, tuple) else (outcome, [], None)
+    figures, notes, series = resolve(experiment.runner)(context)  # series: curves a runner draws (scale)
     result = build_result(context, figures, time.perf_counter() - began, notes)
     if series:
         result["series"] = series

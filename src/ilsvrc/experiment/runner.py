@@ -80,8 +80,8 @@ def arm_config(context: Context, overrides, data: Path, seed: int, epochs: int):
     return load_config(context.preset, [*SUBSET_RECIPE, *context.experiment.base, *overrides, *fixed])
 
 
-def train_arms(context: Context) -> dict[str, list[dict]]:
-    """Every arm's figures, one dict per seed (in seed order), with the run folder and seed added."""
+def train_arms(context: Context) -> tuple[dict[str, list[dict]], list[str], None]:
+    """Every arm's figures, one dict per seed (in seed order), with the run folder and seed added; notes."""
     e, figures = context.experiment, {a.name: [] for a in context.experiment.arms}
     trained = [a for a in e.arms if a.reuse is None]
     total, done = len(trained) * len(context.seeds), 0
@@ -99,7 +99,15 @@ def train_arms(context: Context) -> dict[str, list[dict]]:
         for arm in e.arms:
             run = runs[arm.reuse or arm.name]
             figures[arm.name].append(resolve(arm.measure)(run, context) | {"seed": seed, "run": str(run)})
-    return figures
+    return figures, stall_notes(figures), None
+
+
+def stall_notes(figures: dict[str, list[dict]]) -> list[str]:
+    """Where any run ended with its loss still at ln(K), how many did, per arm: such figures are chance's."""
+    if not any(r.get("stalled") for runs in figures.values() for r in runs):
+        return []
+    counts = ", ".join(f"{name} {sum(bool(r.get('stalled')) for r in runs)}/{len(runs)}" for name, runs in figures.items())
+    return [f"runs whose last training loss stayed within 2% of ln(K) (stalled at chance): {counts}"]
 
 
 def progress_log(to_stderr: bool):
