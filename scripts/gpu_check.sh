@@ -37,6 +37,8 @@ step prepare 120 $PY -m ilsvrc data prepare "$work/archives" --out "$work/packed
 step paper-train 240 $PY -m ilsvrc train --config paper --data "$work/packed" --out "$work/run" --epochs 1 \
   --batch-size $batch --quiet --set data.workers=$workers --set train.precision=bf16
 step paper-eval-10crop 120 $PY -m ilsvrc eval "$work/run" --split val --tta 10crop --json
+# One experiment of `ilsvrc experiment`: the AlexNet training step on every device present, the verdict GPU vs CPU.
+step experiment-gpu 300 $PY -m ilsvrc experiment gpu --quick --out "$work/experiment-gpu" --json
 # Data parallel: one process per GPU (two CPU processes over Gloo without a GPU), the same global batch.
 ranks=$([ "$gpu" = 1 ] && nvidia-smi -L | wc -l || echo 2)
 step ddp-train 240 $PY -m torch.distributed.run --standalone --nproc_per_node "$ranks" -m ilsvrc train --config paper \

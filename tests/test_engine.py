@@ -16,12 +16,29 @@ from ilsvrc.errors import ConfigError, DataError
 from ilsvrc.engine.evaluation import evaluate, predict_scores
 from ilsvrc.scoring import run_scores
 from ilsvrc.models import create_model
-from fixtures import make_voc, packed_learnable, tiny_config
+from fixtures import make_voc, packed_learnable, tiny_config, write_split
 
 
 @pytest.fixture(scope="module")
 def packed(tmp_path_factory):
     return packed_learnable(tmp_path_factory.mktemp("engine"), train=64, test=32)
+
+
+def test_lenet5_frames_28_pixel_images_with_the_normalised_background(tmp_path):
+    # Black (0) background, one bright pixel per image in the middle: the frame must be black once normalised,
+    # (0 - mean) / std, not 0, which is the mean grey.
+    images = np.zeros((20, 28, 28), np.uint8)
+    images[:, 14, 14] = 200
+    write_split(tmp_path / "raw", images, np.arange(20) % 10, "train")
+    write_split(tmp_path / "raw", images[:10], np.arange(10), "t10k")
+    prepare(tmp_path / "raw", tmp_path / "packed", options=PackOptions())
+    config = load_config("fashion-mnist-lenet5", [f"data.path={tmp_path / 'packed'}"])
+    pipe = Pipeline.build(config.data, 0, torch.device("cpu"))
+    mean, std = 200 / 784, np.sqrt(200 ** 2 / 784 - (200 / 784) ** 2)
+    model = build_model(config, pipe, 10)
+    assert model.config.pad_value == pytest.approx(-mean / std, rel=1e-4)
+    x, _ = next(pipe.train_batches(0, 4))
+    assert x[0, 0, 0, 0].item() == pytest.approx(model.config.pad_value, rel=1e-5)  # the image's own background
 
 
 def test_resume_gives_identical_weights(packed, tmp_path):

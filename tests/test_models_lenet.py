@@ -120,6 +120,13 @@ def test_28_pixel_input_is_padded_with_zeros_to_32():
     torch.testing.assert_close(model(x), model(F.pad(x, (2, 2, 2, 2))), rtol=0, atol=0)
 
 
+def test_28_pixel_input_is_framed_with_the_pad_value():
+    model = create_model("lenet5", pad_value=-0.8).eval()
+    x = torch.randn(2, 1, 28, 28)
+    torch.testing.assert_close(model(x), model(F.pad(x, (2, 2, 2, 2), value=-0.8)), rtol=0, atol=0)
+    assert not torch.allclose(model(x), model(F.pad(x, (2, 2, 2, 2))))
+
+
 def test_other_input_sizes_are_refused():
     with pytest.raises(ConfigError, match=r"^lenet5 takes 32x32 or 28x28 images, got 30x30$"):
         create_model("lenet5")(torch.randn(1, 1, 30, 30))

@@ -24,8 +24,9 @@ from ilsvrc.report.examples import pick_examples
 from fixtures import tiny_config, write_split
 
 SECTIONS = ("Results", "Learning curves", "First-layer filters", "Confusion matrix", "Top-5 predictions",
-            "Nearest neighbours")
-FIGURES = ("learning_curves", "first_layer_filters", "confusion_matrix", "top5_predictions", "nearest_neighbours")
+            "Nearest neighbours", "Seeing differently")
+FIGURES = ("learning_curves", "first_layer_filters", "confusion_matrix", "top5_predictions", "nearest_neighbours",
+           "seeing-differently-gained", "seeing-differently-lost")
 CHROMIUM = "/usr/bin/chromium"
 BASELINE_MISTAKES = 3  # the fake baseline's first test images, each predicted as the next class
 
@@ -129,6 +130,14 @@ def test_figures_decode_and_page_embeds_the_same_pngs_the_markdown_links(report)
             im.verify()
             assert im.format == "PNG" and im.width > 50 and im.height > 20
     assert len(report["html"].encode()) < 3_000_000
+
+
+def test_seeing_differently_shows_the_images_the_two_approaches_disagree_on(report):
+    # The fake baseline is wrong exactly on the first BASELINE_MISTAKES test images; "gained" shows those of them
+    # the best ConvNet gets right, each with both top-5 lists.
+    section = report["md"].split("## Seeing differently")[1]
+    assert "hog-svm's bars are a softmax of its SVM decision values" in section
+    assert "](figures/seeing-differently-gained.png)" in section and "right, hog-svm wrong: both top-5 lists" in section
 
 
 def test_table_numbers_equal_the_runs_summaries_best_first(runs, report):

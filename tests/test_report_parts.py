@@ -203,3 +203,17 @@ def test_entries_sharing_a_name_are_told_apart_by_their_folders(tmp_path):
         (tmp_path / folder / "summary.json").write_text(json.dumps(summary))
     entries = load_entries([tmp_path / "small-lr", tmp_path / "large-lr", tmp_path / "svm"])
     assert [e.name for e in entries] == ["lenet5 (large-lr)", "lenet5 (small-lr)", "svm"]
+
+
+def test_one_right_picks_the_images_one_model_gets_and_the_other_misses():
+    from ilsvrc.engine.evaluation import RunScores
+    from ilsvrc.report.examples import as_probabilities, one_right
+
+    labels = torch.tensor([0, 1, 2, 0, 1])
+    right = torch.nn.functional.one_hot(torch.tensor([0, 1, 2, 1, 1]), 3).float()  # wrong on image 3
+    svm = torch.nn.functional.one_hot(torch.tensor([1, 1, 0, 0, 1]), 3).float() - 0.5  # wrong on 0 and 2
+    a = RunScores(svm, labels, ["a", "b", "c"], ["a", "b", "c"], "test", "center")
+    b = RunScores(right, labels, ["a", "b", "c"], ["a", "b", "c"], "test", "center")
+    assert sorted(one_right(a, b, 4)) == [0, 2] and one_right(b, a, 4) == [3] and one_right(a, b, 1) in ([0], [2])
+    torch.testing.assert_close(as_probabilities(b), right)  # probabilities stay as they are
+    torch.testing.assert_close(as_probabilities(a).sum(1), torch.ones(5))  # decision values through a softmax

@@ -14,6 +14,7 @@ from ilsvrc import __version__, progress
 from ilsvrc.config import TTA_CHOICES
 from ilsvrc.data.pack_options import ON_BAD_IMAGE, STORAGES, PackOptions
 from ilsvrc.errors import IlsvrcError
+from ilsvrc.experiment.catalogue import EXPERIMENTS  # plain data: the catalogue for --help
 
 
 def arg(*names, **kwargs):
@@ -44,6 +45,7 @@ class Command:
     target: str  # "module:function"
     help: str
     args: list = field(default_factory=list)
+    epilog: str = ""  # shown as written, after the options (a catalogue, one item a line)
 
 
 COMMANDS = [
@@ -100,7 +102,8 @@ COMMANDS = [
     Command(("report",), "ilsvrc.report.command:report_command",
             "an HTML page and its Markdown twin comparing runs: table, curves, filters, confusion, Figure 4", [
                 arg("runs", nargs="+", metavar="RUN_DIR",
-                    help="run folders of `ilsvrc train` or `ilsvrc baseline`, and folders of `ilsvrc label experiment`"),
+                    help="run folders of `ilsvrc train` or `ilsvrc baseline`, folders of `ilsvrc label experiment`, "
+                         "and folders of `ilsvrc experiment` (or the one `experiment all` filled): 'What made it work'"),
                 arg("--out", required=True, metavar="PATH",
                     help="a folder (gets report.html, report.md, figures/) or a .html file"),
                 arg("--data", default=None, help="dataset for scores and images (default: each run's own)"),
@@ -279,6 +282,23 @@ COMMANDS = [
                 KIND,
                 QUIET,
             ]),
+    Command(("experiment",), "ilsvrc.experiment.command:experiment_command",
+            "run one of the paper's claims for real (or all of them): arms over seeds, the paper's figure "
+            "beside ours, a verdict computed from the numbers; writes result.json, figure.png, table.txt", [
+                arg("name", choices=[*EXPERIMENTS, "all"], metavar="NAME",
+                    help="an experiment (listed below) or all"),
+                arg("--data", default="fashion-mnist",
+                    help="a small-image dataset: a name or a path (default fashion-mnist)"),
+                arg("--seeds", type=int, default=None, metavar="N",
+                    help="seeds per arm (default: the experiment's, 3; 2 with --quick)"),
+                arg("--quick", action="store_true",
+                    help="small budgets: <= 3 minutes per experiment on 2 cores (labelled QUICK everywhere)"),
+                arg("--device", default="auto", help="auto (default), cpu, cuda, cuda:N"),
+                arg("--out", default=None, metavar="DIR",
+                    help="output folder (default runs/experiments/NAME; with all, one folder per experiment "
+                         "under DIR, default runs/experiments)"),
+                JSON,
+            ], epilog="experiments:\n" + "\n".join(f"  {e.name:<20} {e.claim}" for e in EXPERIMENTS.values())),
     Command(("label", "experiment"), "ilsvrc.label.commands:experiment_command",
             "label accuracy and cost vs workers per image and method, and a ConvNet trained on each", [
                 arg("--data", default="fashion-mnist", help="a small-image dataset (default fashion-mnist)"),
@@ -302,7 +322,9 @@ def build_parser() -> argparse.ArgumentParser:
                 group = groups[prefix[:-1]].add_parser(prefix[-1], help=f"{prefix[-1]} commands")
                 group.set_defaults(_group=group)
                 groups[prefix] = group.add_subparsers(metavar="COMMAND", parser_class=Parser)
-        sub = groups[command.path[:-1]].add_parser(command.path[-1], help=command.help, description=command.help)
+        sub = groups[command.path[:-1]].add_parser(
+            command.path[-1], help=command.help, description=command.help, epilog=command.epilog,
+            formatter_class=argparse.RawDescriptionHelpFormatter if command.epilog else argparse.HelpFormatter)
         for names, kwargs in command.args:
             sub.add_argument(*names, **kwargs)
         sub.set_defaults(_target=command.target)

@@ -68,9 +68,13 @@ class OptimConfig:
     nesterov: bool = False
     batch_size: int = 128
     label_smoothing: float = 0.0
+    lr_in_velocity: bool = False  # sgd: the paper's v <- m v - wd lr w - lr g (True) or torch's lr outside (False)
+    decay_biases: bool = True  # weight decay on biases too (the paper's formula) or on weights only
 
     def __post_init__(self):
         _check(self.name in ("sgd", "adamw"), f"optim.name must be 'sgd' or 'adamw', got {self.name!r}")
+        _check(not (self.lr_in_velocity and (self.name != "sgd" or self.nesterov)),
+               "optim.lr_in_velocity is the paper's plain momentum SGD: it needs optim.name=sgd and nesterov false")
         _check(self.lr > 0 and self.batch_size >= 1, "optim.lr and optim.batch_size must be positive")
         _check(0 <= self.label_smoothing < 1, f"optim.label_smoothing must be in [0, 1), got {self.label_smoothing}")
         _check(0 <= self.momentum < 1, f"optim.momentum must be in [0, 1), got {self.momentum}")

@@ -97,6 +97,14 @@ class Pipeline:
             return c, h, w
         return 3, self.config.crop, self.config.crop
 
+    def background_level(self) -> float:
+        """The normalised value of the training images' background: the median of the mean image's outermost
+        ring after normalisation (what a model framing small images, LeNet-5's 28 -> 32, pads with)."""
+        mean_image = torch.as_tensor(self.stats["mean_image"], dtype=torch.float32, device=self.device)
+        x = self.normalization.apply_(mean_image.permute(2, 0, 1)[None].clone())  # (1, C, H, W)
+        ring = torch.cat([x[..., 0, :], x[..., -1, :], x[..., 1:-1, 0], x[..., 1:-1, -1]], dim=-1)
+        return float(ring.median())
+
     def dataset(self, split: str) -> PackedDataset:
         return PackedDataset(self.root, split)
 

@@ -37,6 +37,7 @@ from ilsvrc.engine.devices import autocast, device_for
 from ilsvrc.engine.distributed import World
 from ilsvrc.engine.epoch import EpochTally, train_one_epoch
 from ilsvrc.engine.evaluation import evaluate
+from ilsvrc.engine.optim import PaperSGD
 from ilsvrc.engine.pipeline import Pipeline
 from ilsvrc.engine.schedule import Schedule, make_schedule
 from ilsvrc.engine.stopping import RunStopped, StopSignals, signal_name
@@ -58,16 +59,30 @@ def build_model(config: RunConfig, pipeline: Pipeline, num_classes: int) -> torc
     options.setdefault("in_channels", channels)
     if "image_size" in fields:
         options.setdefault("image_size", height)
+    if "pad_value" in fields and pipeline.small:
+        options.setdefault("pad_value", pipeline.background_level())
     return create_model(config.model.name, num_classes=num_classes, **options)
 
 
 def make_optimizer(config: RunConfig, model: torch.nn.Module) -> torch.optim.Optimizer:
     o = config.optim
-    params = list(model.parameters())
+    params = parameter_groups(model, o.weight_decay, o.decay_biases)
     if o.name == "adamw":
         return fused_if_supported(torch.optim.AdamW, params, lr=o.lr, weight_decay=o.weight_decay)
+    if o.lr_in_velocity:
+        return PaperSGD(params, lr=o.lr, momentum=o.momentum, weight_decay=o.weight_decay)
     return fused_if_supported(torch.optim.SGD, params, lr=o.lr, momentum=o.momentum, weight_decay=o.weight_decay,
                               nesterov=o.nesterov)
+
+
+def parameter_groups(model: torch.nn.Module, weight_decay: float, decay_biases: bool) -> list:
+    """All parameters in one group, or (decay_biases False) the biases in a second one without weight decay."""
+    if decay_biases:
+        return list(model.parameters())
+    named = list(model.named_parameters())
+    biases = [p for name, p in named if name.endswith("bias")]
+    weights = [p for name, p in named if not name.endswith("bias")]
+    return [{"params": weights, "weight_decay": weight_decay}, {"params": biases, "weight_decay": 0.0}]
 
 
 def fused_if_supported(optimizer_class, params: list, **options) -> torch.optim.Optimizer:

@@ -21,6 +21,10 @@ from ilsvrc.errors import ConfigError
 from ilsvrc.models.layers import INITS, LocalResponseNorm, init_alexnet_
 from ilsvrc.models.registry import Classifier, ModelConfig, is_positive_int, require, require_choice
 
+# The paper's comparisons (Sec. 3.1, 3.4): ReLU vs the saturating tanh; overlapping pooling (z=3 > s=2) vs
+# the traditional non-overlapping z=s=2, which "produces output of equivalent dimensions".
+ACTIVATIONS = {"relu": F.relu, "tanh": torch.tanh}
+POOLINGS = {"overlap": (3, 2), "plain": (2, 2)}  # (kernel, stride)
 ALEXNET_LAYERS = ("conv1", "conv2", "conv3", "conv4", "conv5", "fc6", "fc7", "fc8")
 
 
@@ -52,6 +56,9 @@ class AlexNet(Classifier):
         super().__init__()
         self.config = config
         g = config.groups
+        # The paper feeds 224x224 crops to an 11x11 stride-4 conv1 with 55x55 outputs, but (224 - 11) / 4 + 1
+        # is 54.25: the arithmetic needs 227 (Caffe crops 227). Padding 2 gives (224 + 4 - 11) // 4 + 1 = 55 at
+        # the paper's stated 224, as torchvision and cuda-convnet2 do; the weights are the same either way.
         self.conv1 = nn.Conv2d(config.in_channels, 96, 11, stride=4, padding=2)
         self.conv2 = nn.Conv2d(96, 256, 5, padding=2, groups=g)
         self.conv3 = nn.Conv2d(256, 384, 3, padding=1)  # the layer where the two GPUs meet
@@ -124,9 +131,21 @@ class AlexNetSmallConfig(ModelConfig):
     hidden: int = 512                              # fc6 and fc7 units
     groups: int = 1                                # 2: the paper's split of conv2, conv4, conv5
     init: str = "kaiming"                          # AlexNet's N(0, 0.01) stalls at this size
+    # The paper's design choices, each switchable for `ilsvrc experiment` (the defaults are the paper's):
+    activation: str = "relu"                       # "tanh": the saturating unit of Figure 1's comparison
+    lrn: bool = True                               # local response normalisation after conv1 and conv2
+    pooling: str = "overlap"                       # "overlap": 3x3 windows, stride 2; "plain": 2x2, stride 2
+    remove_conv: str | None = None                 # "conv3" or "conv4": the net one middle layer shallower
+    bias: float | None = None                      # bias of conv2, conv4, conv5, fc6, fc7 (None: the init's)
 
     def __post_init__(self) -> None:
         super().__post_init__()
+        require_choice(self, "activation", ACTIVATIONS)
+        require(isinstance(self.lrn, bool), self, f"lrn must be true or false, got {self.lrn!r}")
+        require_choice(self, "pooling", tuple(POOLINGS))
+        require_choice(self, "remove_conv", (None, "conv3", "conv4"))
+        require(self.bias is None or (isinstance(self.bias, (int, float)) and not isinstance(self.bias, bool)),
+                self, f"bias must be a number or null, got {self.bias!r}")
         require(isinstance(self.channels, (list, tuple)) and len(self.channels) == 5
                 and all(is_positive_int(c) for c in self.channels),
                 self, f"channels must be 5 positive integers (conv1..conv5), got {self.channels!r}")
@@ -148,6 +167,8 @@ class AlexNetSmall(Classifier):
     fc6 -> fc7 -> fc8. LRN follows the pooling, as in CaffeNet: the same normalisation over 4x
     fewer positions, which halves a CPU training step. The default widths are sized so that
     10 epochs of Fashion-MNIST fit in about 10 minutes on 2 CPU cores.
+    Each of the paper's choices is an option (activation, lrn, pooling, remove_conv, bias, dropout,
+    groups), so `ilsvrc experiment` switches one at a time; the defaults build the same net, draw for draw.
     """
 
     config_class = AlexNetSmallConfig
@@ -157,30 +178,37 @@ class AlexNetSmall(Classifier):
         self.config = config
         c1, c2, c3, c4, c5 = config.channels
         g = config.groups
+        removed = config.remove_conv
+        # Built in the same order whatever the options, so a seed gives the same draws as before they existed.
         self.conv1 = nn.Conv2d(config.in_channels, c1, 5, padding=2)
         self.conv2 = nn.Conv2d(c1, c2, 5, padding=2, groups=g)
-        self.conv3 = nn.Conv2d(c2, c3, 3, padding=1)
-        self.conv4 = nn.Conv2d(c3, c4, 3, padding=1, groups=g)
-        self.conv5 = nn.Conv2d(c4, c5, 3, padding=1, groups=g)
-        self.norm = LocalResponseNorm(groups=g)
-        self.pool = nn.MaxPool2d(3, stride=2)
-        side = pooled_side(config.image_size)
+        self.conv3 = None if removed == "conv3" else nn.Conv2d(c2, c3, 3, padding=1)
+        into4 = c2 if removed == "conv3" else c3
+        self.conv4 = None if removed == "conv4" else nn.Conv2d(into4, c4, 3, padding=1, groups=g)
+        self.conv5 = nn.Conv2d(into4 if removed == "conv4" else c4, c5, 3, padding=1, groups=g)
+        self.norm = LocalResponseNorm(groups=g) if config.lrn else nn.Identity()
+        self.pool = nn.MaxPool2d(*POOLINGS[config.pooling])
+        self.act = ACTIVATIONS[config.activation]
+        side = pooled_side(config.image_size, config.pooling)
         self.fc6 = nn.Linear(c5 * side * side, config.hidden)
         self.fc7 = nn.Linear(config.hidden, config.hidden)
         self.fc8 = nn.Linear(config.hidden, config.num_classes)
         self.drop = nn.Dropout(config.dropout)
         self.num_features = config.hidden
-        init_alexnet_(named_layers(self, ALEXNET_LAYERS), config.init)
+        kept = tuple(name for name in ALEXNET_LAYERS if name != removed)
+        init_alexnet_(named_layers(self, kept), config.init, config.bias)
 
     def forward_features(self, x: torch.Tensor) -> torch.Tensor:  # (B, C, 32, 32)
         self.check_size(x)
-        x = self.norm(self.pool(F.relu(self.conv1(x))))  # (B, 32, 32, 32) -> (B, 32, 15, 15)
-        x = self.norm(self.pool(F.relu(self.conv2(x))))  # (B, 64, 15, 15) -> (B, 64, 7, 7)
-        x = F.relu(self.conv3(x))                        # (B, 96, 7, 7)
-        x = F.relu(self.conv4(x))                        # (B, 96, 7, 7)
-        x = self.pool(F.relu(self.conv5(x))).flatten(1)  # (B, 64, 3, 3) -> (B, 576)
-        x = self.drop(F.relu(self.fc6(x)))               # (B, 512)
-        return F.relu(self.fc7(x))                       # (B, 512)
+        act = self.act
+        x = self.norm(self.pool(act(self.conv1(x))))  # (B, 32, 32, 32) -> (B, 32, 15, 15)
+        x = self.norm(self.pool(act(self.conv2(x))))  # (B, 64, 15, 15) -> (B, 64, 7, 7)
+        for conv in (self.conv3, self.conv4):
+            if conv is not None:
+                x = act(conv(x))                      # (B, 96, 7, 7)
+        x = self.pool(act(self.conv5(x))).flatten(1)  # (B, 64, 3, 3) -> (B, 576)
+        x = self.drop(act(self.fc6(x)))               # (B, 512)
+        return act(self.fc7(x))                       # (B, 512)
 
     def forward_head(self, features: torch.Tensor) -> torch.Tensor:
         return self.fc8(self.drop(features))  # (B, num_classes)
@@ -192,8 +220,10 @@ class AlexNetSmall(Classifier):
                               f"got {x.shape[-2]}x{x.shape[-1]}")
 
 
-def pooled_side(side: int) -> int:
-    """The side of conv5's maps after the three 3x3 stride-2 poolings (28 -> 2, 32 -> 3)."""
+def pooled_side(side: int, pooling: str = "overlap") -> int:
+    """The side of conv5's maps after the three poolings (overlapping 3x3/2: 28 -> 2, 32 -> 3; plain 2x2/2:
+    28 -> 3, 32 -> 4)."""
+    kernel, stride = POOLINGS[pooling]
     for _ in range(3):
-        side = (side - 3) // 2 + 1
+        side = (side - kernel) // stride + 1
     return side

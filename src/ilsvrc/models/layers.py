@@ -121,7 +121,7 @@ def _window_sum(t: torch.Tensor, size: int, groups: int) -> torch.Tensor:
     return out.flatten(-2)
 
 
-def init_alexnet_(layers: Iterable[tuple[str, nn.Module]], init: str = "paper") -> None:
+def init_alexnet_(layers: Iterable[tuple[str, nn.Module]], init: str = "paper", bias: float | None = None) -> None:
     """AlexNet's initialisation of layers named conv1..conv5, fc6..fc8 (a tower's too).
 
     paper:   weights N(0, 0.01); biases 1 in conv2, conv4, conv5, fc6, fc7, else 0.
@@ -131,10 +131,11 @@ def init_alexnet_(layers: Iterable[tuple[str, nn.Module]], init: str = "paper") 
              follows), biases as caffe. A fixed std of 0.01 only suits the large fan-ins and
              0-255 pixel scale of the 224x224 net: on small nets the signal dies out and the
              loss stays at ln(num_classes).
+    `bias`, where given, replaces the bias of conv2, conv4, conv5, fc6 and fc7 (1 in the paper, 0.1 in Caffe).
     """
     for role, layer in layers:
         nn.init.normal_(layer.weight, mean=0.0, std=weight_std(role, layer.weight, init))
-        nn.init.constant_(layer.bias, bias_value(role, init))
+        nn.init.constant_(layer.bias, bias_value(role, init, bias))
 
 
 def weight_std(role: str, weight: torch.Tensor, init: str) -> float:
@@ -144,7 +145,9 @@ def weight_std(role: str, weight: torch.Tensor, init: str) -> float:
     return 0.005 if init == "caffe" and role in ("fc6", "fc7") else 0.01
 
 
-def bias_value(role: str, init: str) -> float:
+def bias_value(role: str, init: str, bias: float | None = None) -> float:
     if role not in POSITIVE_BIAS_LAYERS:
         return 0.0
+    if bias is not None:
+        return float(bias)
     return 1.0 if init == "paper" else 0.1

@@ -40,6 +40,7 @@ class LeNet5Config(ModelConfig):
     in_channels: int = 1
     output: str = "linear"  # "linear": 84 -> num_classes; "rbf": the paper's fixed Euclidean RBF units
     modern: bool = False    # True: ReLU, 2x2 max-pooling, full C3, default PyTorch init
+    pad_value: float = 0.0  # what 28x28 inputs are framed with: the normalised background (set by training)
 
     def __post_init__(self) -> None:
         super().__post_init__()
@@ -147,7 +148,7 @@ class LeNet5(Classifier):
             init_lecun_(self)
 
     def forward_features(self, x: torch.Tensor) -> torch.Tensor:
-        x = pad_to_32(x)                 # (B, C, 32, 32)
+        x = pad_to_32(x, self.config.pad_value)  # (B, C, 32, 32)
         x = self.act(self.c1(x))         # (B, 6, 28, 28)
         x = self.s2(x)                   # (B, 6, 14, 14)
         x = self.act(self.c3(x))         # (B, 16, 10, 10)
@@ -159,11 +160,16 @@ class LeNet5(Classifier):
         return self.head(self.drop(features))  # (B, num_classes)
 
 
-def pad_to_32(x: torch.Tensor) -> torch.Tensor:
-    """32x32 as is; 28x28 centred in a 32x32 field of zeros (the mean level of normalised input)."""
+def pad_to_32(x: torch.Tensor, value: float = 0.0) -> torch.Tensor:
+    """32x32 as is; 28x28 centred in a 32x32 field of `value`.
+
+    The paper centred each digit in a field of background; after normalisation the background is not 0
+    (per-channel mean/std puts Fashion-MNIST's black at about -0.8), so training passes the normalised
+    background level (Pipeline.background_level) and a zero frame would be a bright border instead.
+    """
     size = tuple(x.shape[-2:])
     if size == (28, 28):
-        return F.pad(x, (2, 2, 2, 2))
+        return F.pad(x, (2, 2, 2, 2), value=value)
     if size != (32, 32):
         raise ConfigError(f"lenet5 takes 32x32 or 28x28 images, got {size[0]}x{size[1]}")
     return x

@@ -4,7 +4,8 @@
 
 Scores of every entry, ConvNet or baseline, come from `ilsvrc.scoring.run_scores`; the best
 ConvNet is also opened (`convnet.load_convnet`) for its filters, images and features. A folder of
-`ilsvrc label experiment` among the runs becomes a section of its own (report.crowd).
+`ilsvrc label experiment` among the runs becomes a section of its own (report.crowd); folders of
+`ilsvrc experiment` (or the folder `experiment all` filled) become "What made it work" (report.claims).
 """
 from __future__ import annotations
 
@@ -14,18 +15,19 @@ from ilsvrc import scoring
 from ilsvrc.engine.evaluation import RunScores
 from ilsvrc.errors import ConfigError, DataError
 from ilsvrc.label.experiment_report import is_experiment_folder, read_experiment
-from ilsvrc.report import sections
+from ilsvrc.report import claims, sections
 from ilsvrc.report.crowd import crowd_section
 from ilsvrc.report.convnet import LoadedConvNet, first_layer_weights, load_convnet
 from ilsvrc.report.document import Document, Paragraph, Section
-from ilsvrc.report.examples import class_names, pick_examples, top_k
-from ilsvrc.report.figures import NeighbourRow, Prediction
+from ilsvrc.report.examples import as_probabilities, class_names, one_right, pick_examples, top_k
+from ilsvrc.report.figures import NeighbourRow, Prediction, SeenTwice
 from ilsvrc.report.neighbours import nearest, pool_indices
 from ilsvrc.report.runs import Entry, best_convnet, load_entries
 
 EXAMPLES = 8      # test images with their top-5 (the paper shows 8)
 QUERIES = 5       # test images whose nearest neighbours are shown
 NEIGHBOURS = 6    # training images per query, as the paper
+SEEN = 4          # images each way in "seeing differently"
 
 
 def build_document(runs: list[Path], data: str | None, title: str, context: dict, device: str = "auto",
@@ -37,8 +39,11 @@ def build_document(runs: list[Path], data: str | None, title: str, context: dict
         raise ConfigError(f"report: the feature pool must hold at least 1 training image, got {feature_pool}")
     experiment_folders = [r for r in runs if is_experiment_folder(r)]
     experiments = [read_experiment(r) for r in experiment_folders]
-    runs = [r for r in runs if r not in experiment_folders]
+    claim_folders = [r for r in runs if r not in experiment_folders and claims.is_experiments_folder(r)]
+    runs = [r for r in runs if r not in experiment_folders and r not in claim_folders]
     document = Document(title, notes=[str(n) for n in context.get("notes", [])])
+    if claim_folders:
+        document.sections.append(claims.claims_section(claims.load_results(claims.experiment_folders(claim_folders))))
     if runs:
         entries = load_entries(runs)
         document.sections.append(sections.results_section(entries, list(context.get("reference", []))))
@@ -60,8 +65,32 @@ def figure_sections(entries: list[Entry], data: str | None, device: str, feature
             "No ConvNet among the entries: no filters, top-5 predictions or nearest neighbours to show.")])]
     net = load_convnet(str(cnn.run), data, device)
     cnn_scores = best_scores if cnn is best else scores_of(cnn, data, device)
-    return [sections.filters_section(cnn, first_layer_weights(net.model)), confusion,
-            *convnet_sections(cnn, cnn_scores, net, feature_pool)]
+    found = [sections.filters_section(cnn, first_layer_weights(net.model)), confusion,
+             *convnet_sections(cnn, cnn_scores, net, feature_pool)]
+    old = next((e for e in entries if not e.is_convnet), None)  # the best pre-2012 entry, if any
+    if old is not None:
+        old_scores = best_scores if old is best else scores_of(old, data, device)
+        found.append(seeing_differently(old, old_scores, cnn, cnn_scores, net))
+    return found
+
+
+def seeing_differently(old: Entry, old_scores: RunScores, new: Entry, new_scores: RunScores,
+                       net: LoadedConvNet) -> Section:
+    """The demo's "seeing differently" panel: images one approach gets right and the other wrong, both ways."""
+    if len(old_scores.labels) != len(new_scores.labels) or not bool((old_scores.labels == new_scores.labels).all()):
+        return Section("Seeing differently", [Paragraph(
+            f"{old.name} and {new.name} were scored on different images: no side-by-side to show.")])
+    test, names = net.dataset(new_scores.split), class_names(new_scores)
+    old_probabilities, new_probabilities = as_probabilities(old_scores), as_probabilities(new_scores)
+
+    def row(i: int) -> SeenTwice:
+        label = int(new_scores.labels[i])
+        tops = [[(names[c], p, c == label) for c, p in top_k(probabilities[i], 5)]
+                for probabilities in (old_probabilities, new_probabilities)]
+        return SeenTwice(net.image(test, i), names[label], *tops)
+
+    return sections.seeing_differently_section(old, new, [row(i) for i in one_right(old_scores, new_scores, SEEN)],
+                                               [row(i) for i in one_right(new_scores, old_scores, SEEN)])
 
 
 def scores_of(entry: Entry, data: str | None, device: str) -> RunScores:

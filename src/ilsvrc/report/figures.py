@@ -145,6 +145,29 @@ def top5_panels(predictions: list[Prediction], columns: int = 2) -> bytes:
     return to_png(fig)
 
 
+@dataclass(frozen=True)
+class SeenTwice:
+    """A test image with the top-5 lists of two models."""
+
+    image: np.ndarray  # (H, W, C) uint8
+    true_name: str
+    first: list[tuple[str, float, bool]]
+    second: list[tuple[str, float, bool]]
+
+
+def two_top5_panels(rows: list[SeenTwice], names: tuple[str, str]) -> bytes:
+    """One row per image: the image, then each model's top-5 bars (titled with the model)."""
+    fig = Figure(figsize=(8.4, 1.5 * len(rows) + 0.3))
+    grid = fig.add_gridspec(len(rows), 3, width_ratios=[1, 2.2, 2.2], wspace=0.1, hspace=0.5)
+    for r, row in enumerate(rows):
+        _show(fig.add_subplot(grid[r, 0]), row.image, short(row.true_name, 22), "black")
+        for c, (top, name) in enumerate(((row.first, names[0]), (row.second, names[1])), start=1):
+            ax = fig.add_subplot(grid[r, c])
+            _bars(ax, top)
+            ax.set_title(short(name, 40), fontsize=7, pad=2)
+    return to_png(fig)
+
+
 def _bars(ax, top: list[tuple[str, float, bool]]) -> None:
     positions = np.arange(len(top))[::-1]  # best at the top
     colours = [RIGHT if right else OTHER for _, _, right in top]

@@ -167,3 +167,20 @@ def neighbours_section(entry: Entry, rows: list[figures.NeighbourRow], pool: int
         Figure("nearest_neighbours", figures.neighbour_grid(rows), f"nearest neighbours in {entry.name}'s features",
                "Each row: a test image, then its nearest training images, closest first."),
     ])
+
+
+def seeing_differently_section(old: Entry, new: Entry, gained: list[figures.SeenTwice],
+                               lost: list[figures.SeenTwice]) -> Section:
+    """Test images the pre-2012 entry gets wrong and the ConvNet right, and the reverse, with both top-5 lists."""
+    names = (old.name, new.name)
+    blocks = [Paragraph(f"Where the two approaches see differently: test images (drawn at random, one per class while "
+                        f"classes last) that {old.name} gets wrong at top-1 and {new.name} right, then the reverse. "
+                        f"Each shows both top-5 lists; the true class's bar is red. {old.name}'s bars are a softmax "
+                        "of its SVM decision values, put on the same scale as the ConvNet's probabilities.")]
+    for rows, what in ((gained, f"{new.name} right, {old.name} wrong"), (lost, f"{old.name} right, {new.name} wrong")):
+        if rows:
+            stem = "seeing-differently-" + ("gained" if rows is gained else "lost")
+            blocks.append(Figure(stem, figures.two_top5_panels(rows, names), what, f"{what}: both top-5 lists."))
+        else:
+            blocks.append(Paragraph(f"No test image with {what}."))
+    return Section("Seeing differently", blocks)

@@ -1,0 +1,1 @@
+"""`ilsvrc experiment`: the paper's claims run for real (see command.py; the catalogue is catalogue.py)."""
