@@ -24,7 +24,7 @@ def read_rows(path):
 def job(tmp_path):
     data = write_tiny_idx(tmp_path / "tiny", train_per_class=30)
     simulate_command(str(data), str(tmp_path / "job" / "votes.csv"), precision=0.25, hard=0.0, workers=5,
-                     initial_per_class=10, crowd=25, seed=1)
+                     initial_per_class=10, crowd=25, seed=1, preset="classic")
     return data, tmp_path / "job"
 
 
@@ -89,7 +89,7 @@ def test_experiment_writes_table_plot_and_json(tmp_path, capsys):
     results = experiment_module.run_experiment(str(data), tmp_path / "out", seed=0, budget=budget)
     rows = results["rows"]
     assert [(r["workers"], r["method"]) for r in rows[:3]] == [(0, "clean"), (1, "majority"), (1, "dynamic-consensus")]
-    assert len(rows) == 1 + 2 * 4
+    assert len(rows) == 1 + 2 * len(experiment_module.METHODS)
     assert rows[0]["images_kept"] == 80 and rows[0]["image_label_accuracy"] == 1.0
     trained = [r for r in rows if "test_accuracy" in r]
     assert [r["method"] for r in trained] == ["clean", "majority", "majority"]

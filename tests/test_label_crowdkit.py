@@ -4,6 +4,7 @@ import pytest
 
 from fixtures import Blobs
 from ilsvrc.label.aggregate import aggregate
+from ilsvrc.label.crowd_types import PRESETS
 from ilsvrc.label.dawid_skene import dawid_skene
 from ilsvrc.label.result import vote_counts
 from ilsvrc.label.simulate import JobConfig, simulate
@@ -15,7 +16,8 @@ pytestmark = pytest.mark.filterwarnings("ignore:::crowdkit")  # pandas deprecati
 
 @pytest.fixture(params=["yesno", "multiclass"])
 def job(request):
-    config = JobConfig(job=request.param, precision=0.25, workers_per_task=4, initial_per_class=0, crowd=30, seed=2)
+    config = JobConfig(job=request.param, precision=0.25, workers_per_task=4, initial_per_class=0, crowd=30, seed=2,
+                       crowd_type=PRESETS["classic"])
     votes = simulate(Blobs(per_class=20), config).votes
     frame = pd.DataFrame({"task": votes.task, "worker": votes.worker, "label": votes.label})
     return votes, frame

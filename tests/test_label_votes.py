@@ -77,7 +77,7 @@ def test_windows_line_endings_and_a_byte_order_mark_read_the_same(tmp_path):
     ("task,worker,label\nt1,w1,yes\n\nt2,w1\n", "line 4: expected 3 fields, got 2"),
     ("task,worker,label\nt1,w1,yes\nt2,,no\n", "line 3: empty worker"),
     ("task,worker,label\nt1,w1,yes\nt2,w1,maybe\n",
-     "line 3: label 'maybe' is outside the class set (a yes/no job: answers are yes or no)"),
+     "line 3: label 'maybe' is outside the class set (a yes/no job: answers are yes, no or unsure)"),
     ("task,worker,label\nt1,w1,yes\nt2,w2,no\nt1,w1,no\n",
      "line 4: worker 'w1' already answered task 't1' on line 2"),
     ("task,worker,label\nt1,w1,yes\nt2,w2,no\nt2,w2,no\nt1,w1,no\n",

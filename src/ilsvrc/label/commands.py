@@ -12,10 +12,12 @@ import sys
 import time
 from pathlib import Path
 
+import numpy as np
+
 from ilsvrc.data import open_dataset
 from ilsvrc.errors import ConfigError, DataError
 from ilsvrc.label.aggregate import aggregate
-from ilsvrc.label.crowd import DEFAULT_MIX, parse_mix
+from ilsvrc.label.crowd_types import DEFAULT_PRESET, crowd_type
 from ilsvrc.label.labels_io import read_labels, workers_path, write_labels, write_workers
 from ilsvrc.label.metrics import DEFAULT_PRICE, score
 from ilsvrc.label.relabel import apply_labels
@@ -26,10 +28,13 @@ from ilsvrc.label.votes import Votes, check_output_file, read_gold, read_votes, 
 def simulate_command(data: str, out: str, gold: str | None = None, split: str = "train", kind: str | None = None,
                      job: str = "yesno", per_class: int | None = None, precision: float = 0.1, hard: float = 0.5,
                      workers: int = 3, initial_per_class: int = 500, initial_votes: int = 10,
-                     mix: str = DEFAULT_MIX, crowd: int | None = None, price: float = DEFAULT_PRICE,
-                     seed: int = 0) -> int:
-    config = JobConfig(job, per_class, precision, hard, workers, initial_per_class, initial_votes, parse_mix(mix),
-                       crowd, seed)
+                     preset: str = DEFAULT_PRESET, mix: str | None = None, activity: float | None = None,
+                     difficulty: float | None = None, multilabel: float | None = None, unsure: float | None = None,
+                     crowd: int | None = None, price: float = DEFAULT_PRICE, seed: int = 0) -> int:
+    people = crowd_type(preset, mix, job, activity=activity, difficulty=difficulty, multilabel=multilabel, unsure=unsure)
+    config = JobConfig(job=job, per_class=per_class, precision=precision, hard=hard, workers_per_task=workers,
+                       initial_per_class=initial_per_class, initial_votes=initial_votes, crowd_type=people,
+                       crowd=crowd, seed=seed)
     _check_price(price)
     gold_path = Path(gold) if gold else Path(out).with_name("gold.csv")
     check_output_file(out)
@@ -49,6 +54,10 @@ def _print_job(result, config: JobConfig, price: float) -> None:
     kinds = ", ".join(f"{n} {kind}" for kind, n in result.crowd.counts().items() if n)
     print(f"{config.job} job: {votes.n_tasks:,} candidates{members}; {len(votes):,} answers "
           f"({len(votes) / votes.n_tasks:.2f} per candidate) from {votes.n_workers:,} workers ({kinds})")
+    per_worker = votes.votes_per_worker()
+    print(f"crowd: {config.crowd_type.describe()}; answers per worker: median {np.median(per_worker):g}, "
+          f"most {per_worker.max():,}; {result.ambiguous.mean() * 100:.1f}% ambiguous questions, "
+          f"{result.second.sum():,} impostors showing the asked class too, {votes.unsure().sum():,} unsure answers")
     print(f"cost ${len(votes) * price:,.2f} at ${price:.4f} per answer")
 
 
