@@ -10,6 +10,7 @@ from ilsvrc.label.aggregate import aggregate, paid_unsure
 from ilsvrc.label.dawid_skene import answer_matrix, dawid_skene, m_step
 from ilsvrc.label.glad import e_step as glad_e_step
 from ilsvrc.label.glad import glad, m_step as glad_m_step
+from ilsvrc.label.symmetric import TaskChunks, symmetric_e_step
 from ilsvrc.label.votes import Votes
 
 
@@ -94,12 +95,15 @@ def test_unsure_answers_count_as_paid_only_up_to_the_last_consumed_answer():
 def test_glad_posterior_is_the_sum_of_log_odds_worked_by_hand():
     # Yes/no: an answer of worker w on task t moves the log-odds by alpha_w * beta_t towards what it says.
     votes = votes_from_rows([("t", "a", "yes"), ("t", "b", "no")], ["no", "yes"])
-    posterior = glad_e_step(votes, np.array([1.0, 2.0]), np.array([0.0]), np.array([0.5, 0.5]))
-    np.testing.assert_allclose(posterior[0], [expit(1), expit(-1)])  # log-odds(yes) = 1 - 2
+    step = glad_e_step(votes, TaskChunks(votes), np.array([1.0, 2.0]), np.array([0.0]), np.array([0.5, 0.5]))
+    # log-odds(yes) = 1 - 2: P(no) = expit(1), the chance that a's yes and b's no are each right
+    assert step.label.tolist() == [0] and step.confidence[0] == pytest.approx(expit(1))
+    np.testing.assert_allclose(step.q, [expit(-1), expit(1)])
+    np.testing.assert_allclose(step.mass, [expit(1), expit(-1)])
     three = votes_from_rows([("t", "a", "cat")], ["cat", "dog", "emu"])  # K = 3: a wrong answer splits in two
-    posterior = glad_e_step(three, np.array([1.0]), np.array([0.0]), np.full(3, 1 / 3))
+    step = glad_e_step(three, TaskChunks(three), np.array([1.0]), np.array([0.0]), np.full(3, 1 / 3))
     right, wrong = expit(1), (1 - expit(1)) / 2
-    np.testing.assert_allclose(posterior[0], np.array([right, wrong, wrong]) / (right + 2 * wrong))
+    np.testing.assert_allclose(step.mass, np.array([right, wrong, wrong]) / (right + 2 * wrong))
 
 
 def test_glad_m_step_gradient_is_exact():
@@ -116,7 +120,7 @@ def test_glad_m_step_gradient_is_exact():
     original = glad_module.minimize
     glad_module.minimize = fake_minimize
     try:
-        glad_m_step(votes, np.ones(3), np.ones(2), posterior)
+        glad_m_step(votes, np.ones(3), np.ones(2), posterior[votes.task, votes.label])
     finally:
         glad_module.minimize = original
     fun = captured["fun"]
@@ -167,3 +171,35 @@ def test_one_coin_needs_no_matrix_per_worker_and_matches_the_full_form():
     log_joint += np.log(np.clip(posterior.mean(0), 1e-10, None))
     full = np.exp(log_joint - log_joint.max(1, keepdims=True))
     np.testing.assert_allclose(ours.confidence, (full / full.sum(1, keepdims=True)).max(1), atol=1e-12)
+
+
+def test_blocks_of_tasks_give_the_same_posterior_as_one_block():
+    rng = np.random.default_rng(3)
+    votes = Votes(rng.integers(0, 50, 300).astype(np.int32), rng.integers(0, 40, 300).astype(np.int32),
+                  rng.integers(0, 5, 300).astype(np.int32), [f"t{i}" for i in range(50)],
+                  [f"w{i}" for i in range(40)], list("abcde"))
+    votes = votes.select(np.unique(votes.task.astype(np.int64) * 40 + votes.worker, return_index=True)[1])
+    right, wrong = np.log(rng.uniform(0.3, 0.9, len(votes))), np.log(rng.uniform(0.01, 0.2, len(votes)))
+    prior = np.full(5, 0.2)
+    whole = symmetric_e_step(TaskChunks(votes), right, wrong, prior)
+    blocks = TaskChunks(votes, cells=5 * 7)  # 7 tasks a block
+    assert len(blocks.blocks) == 8
+    cut = symmetric_e_step(blocks, right, wrong, prior)
+    for name in ("q", "mass", "label", "confidence"):
+        np.testing.assert_allclose(getattr(cut, name), getattr(whole, name), rtol=1e-12)
+    assert cut.loglik == pytest.approx(whole.loglik, rel=1e-12)
+    one_block = majority_of(votes, cells=10 ** 6)
+    np.testing.assert_array_equal(majority_of(votes, cells=5 * 3), one_block)  # 3 tasks a block
+
+
+def majority_of(votes, cells):
+    import ilsvrc.label.symmetric as symmetric_module
+    original = symmetric_module.CELLS
+    symmetric_module.CELLS = cells
+    try:
+        from ilsvrc.label.majority import majority
+        assert len(symmetric_module.TaskChunks(votes).blocks) == -(-50 * 5 // cells)
+        result = majority(votes)
+    finally:
+        symmetric_module.CELLS = original
+    return np.c_[result.label, result.confidence]

@@ -21,9 +21,10 @@ Unsure answers (code K of a yes/no job) are an answer of their own: the matrix g
 so the model learns how often each worker is unsure of members and of impostors (a weak no when
 impostors draw more of them). One-coin reads them as missing (see ilsvrc.label.aggregate).
 
-The full model's steps are one sparse product with the (T, W*A) one-hot answer matrix; one-coin's
-need no matrix per worker (ilsvrc.label.symmetric): memory in proportion to the answers and to
-tasks x classes. A full confusion matrix has A*K entries per worker: refused above MEMORY_LIMIT.
+The full model's steps are one sparse product with the (T, W*A) one-hot answer matrix and a (T, K)
+posterior; a confusion matrix has A*K entries per worker: refused above MEMORY_LIMIT. One-coin needs
+no matrix per worker and builds its posterior block by block (ilsvrc.label.symmetric): memory in
+proportion to the answers, the workers and the classes, for any number of tasks.
 """
 from __future__ import annotations
 
@@ -32,7 +33,7 @@ from scipy import sparse
 
 from ilsvrc.errors import ConfigError
 from ilsvrc.label.result import Aggregate, vote_counts, worker_skill
-from ilsvrc.label.symmetric import EPS, normalise, symmetric_log_joint
+from ilsvrc.label.symmetric import EPS, TaskChunks, normalise, symmetric_e_step
 from ilsvrc.label.votes import Votes
 
 MEMORY_LIMIT = 2 * 2 ** 30  # bytes the confusion matrices (three float64 copies) may take
@@ -42,26 +43,52 @@ DEFAULT_PRIOR = 4.0  # Dirichlet strength: pseudo-answers per true class drawn f
 def dawid_skene(votes: Votes, one_coin: bool = False, max_iter: int = 100, tol: float = 1e-5,
                 prior: float = 0.0) -> Aggregate:
     if one_coin:
-        votes = votes.known()
-    else:
-        check_size(votes)
-    answers = None if one_coin else answer_matrix(votes)
+        return one_coin_dawid_skene(votes.known(), max_iter, tol)
+    check_size(votes)
+    answers = answer_matrix(votes)
     posterior = start(votes)
     previous, iteration = -np.inf, 0
     for iteration in range(1, max_iter + 1):
-        if one_coin:
-            class_prior, accuracy = one_coin_m_step(votes, posterior)
-            posterior, loglik = one_coin_e_step(votes, class_prior, accuracy)
-        else:
-            class_prior, log_error = m_step(answers, posterior, votes, prior)
-            posterior, loglik = e_step(answers, class_prior, log_error)
+        class_prior, log_error = m_step(answers, posterior, votes, prior)
+        posterior, loglik = e_step(answers, class_prior, log_error)
         if loglik - previous < tol:
             break
         previous = loglik
     known = votes.known()
     skill = worker_skill(known, posterior[known.task, known.label])
-    name = "one-coin" if one_coin else "dawid-skene-prior" if prior else "dawid-skene"
+    name = "dawid-skene-prior" if prior else "dawid-skene"
     return Aggregate(name, posterior.argmax(1), posterior.max(1), skill, votes.votes_per_task(), iteration)
+
+
+def one_coin_dawid_skene(votes: Votes, max_iter: int = 100, tol: float = 1e-5) -> Aggregate:
+    """One accuracy per worker; the posterior is built block by block (ilsvrc.label.symmetric)."""
+    chunks = TaskChunks(votes)
+    q, mass = majority_fractions(votes)
+    previous, iteration, k = -np.inf, 0, votes.n_classes
+    for iteration in range(1, max_iter + 1):
+        class_prior = np.clip(mass / max(votes.n_tasks, 1), EPS, None)
+        accuracy = worker_skill(votes, q)
+        right = np.log(np.clip(accuracy, EPS, 1 - EPS))[votes.worker]
+        wrong = np.log(np.clip((1 - accuracy) / max(k - 1, 1), EPS, 1 - EPS))[votes.worker]
+        step = symmetric_e_step(chunks, right, wrong, class_prior)
+        q, mass = step.q, step.mass
+        if step.loglik - previous < tol:
+            break
+        previous = step.loglik
+    return Aggregate("one-coin", step.label, step.confidence, worker_skill(votes, q), votes.votes_per_task(),
+                     iteration)
+
+
+def majority_fractions(votes: Votes) -> tuple[np.ndarray, np.ndarray]:
+    """The majority-vote start without a (T, K) table: per answer, the fraction of its task's answers that
+    name its class; per class, the sum over tasks of those fractions."""
+    if len(votes) == 0:
+        return np.zeros(0), np.zeros(votes.n_classes)
+    pair = votes.task.astype(np.int64) * votes.n_classes + votes.label
+    _, where, count = np.unique(pair, return_inverse=True, return_counts=True)
+    per_task = np.bincount(votes.task, minlength=votes.n_tasks)[votes.task]
+    q = count[where.ravel()] / per_task
+    return q, np.bincount(votes.label, weights=1.0 / per_task, minlength=votes.n_classes)
 
 
 def start(votes: Votes) -> np.ndarray:
@@ -111,16 +138,5 @@ def e_step(answers: sparse.csr_matrix, prior: np.ndarray, log_error: np.ndarray)
     """Task posteriors (T, K) and the log-likelihood of the answers, per answer."""
     w, a, k = log_error.shape
     log_joint = np.asarray(answers @ log_error.reshape(w * a, k)) + np.log(prior)  # (T, K)
-    return normalise(log_joint, answers.nnz)
-
-
-def one_coin_m_step(votes: Votes, posterior: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Class prior (K,) and each worker's accuracy (W,): the mean posterior of their answers."""
-    return np.clip(posterior.mean(0), EPS, None), worker_skill(votes, posterior[votes.task, votes.label])
-
-
-def one_coin_e_step(votes: Votes, prior: np.ndarray, accuracy: np.ndarray) -> tuple[np.ndarray, float]:
-    k = votes.n_classes
-    right = np.clip(accuracy, EPS, 1 - EPS)[votes.worker]
-    wrong = np.clip((1 - accuracy) / max(k - 1, 1), EPS, 1 - EPS)[votes.worker]
-    return normalise(symmetric_log_joint(votes, np.log(right), np.log(wrong), prior), len(votes))
+    posterior, total = normalise(log_joint)
+    return posterior, total / max(answers.nnz, 1)

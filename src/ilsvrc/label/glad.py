@@ -14,7 +14,7 @@ Start: alpha = 1, b = 1, then an E-step. Stops when Q per answer gains less than
 returned is the E-step of the last parameters (crowd-kit returns the one before its last M-step).
 The class prior is re-estimated each step (the mean posterior, as Dawid-Skene does); crowd-kit keeps
 it fixed (uniform by default): `class_prior=` fixes it here too. Unsure answers are read as missing.
-Memory: two numbers per answer, one per worker, one per task and the (T, K) posterior.
+Memory: a few numbers per answer, worker and task; the posterior is built block by block.
 """
 from __future__ import annotations
 
@@ -23,7 +23,7 @@ from scipy.optimize import minimize
 from scipy.special import expit, log_expit
 
 from ilsvrc.label.result import Aggregate, worker_skill
-from ilsvrc.label.symmetric import EPS, normalise, symmetric_log_joint
+from ilsvrc.label.symmetric import EPS, EStep, TaskChunks, symmetric_e_step
 from ilsvrc.label.votes import Votes
 
 PRIOR_MEAN = 1.0  # of alpha and of b = log beta, unit variance: Whitehill et al.'s and crowd-kit's choice
@@ -32,44 +32,41 @@ M_STEPS, M_TOL = 25, 1e-2
 
 def glad(votes: Votes, max_iter: int = 100, tol: float = 1e-5, class_prior: np.ndarray | None = None) -> Aggregate:
     votes = votes.known()
-    k = votes.n_classes
+    k, chunks = votes.n_classes, TaskChunks(votes)
     alpha, b = np.full(votes.n_workers, PRIOR_MEAN), np.full(votes.n_tasks, PRIOR_MEAN)
     prior = np.full(k, 1 / k) if class_prior is None else np.asarray(class_prior, np.float64)
-    posterior = e_step(votes, alpha, b, prior)
-    q_value, iteration = expected_loglik(votes, alpha, b, posterior), 0
+    step = e_step(votes, chunks, alpha, b, prior)
+    q_value, iteration = expected_loglik(votes, alpha, b, step.q), 0
     for iteration in range(1, max_iter + 1):
         if class_prior is None:
-            prior = np.clip(posterior.mean(0), EPS, None)
-        alpha, b = m_step(votes, alpha, b, posterior)
+            prior = np.clip(step.mass / max(votes.n_tasks, 1), EPS, None)
+        alpha, b = m_step(votes, alpha, b, step.q)
         # Q of the new parameters under the posterior they were fitted to, as crowd-kit measures it
-        last, q_value = q_value, expected_loglik(votes, alpha, b, posterior) / max(len(votes), 1)
-        posterior = e_step(votes, alpha, b, prior)
+        last, q_value = q_value, expected_loglik(votes, alpha, b, step.q) / max(len(votes), 1)
+        step = e_step(votes, chunks, alpha, b, prior)
         if q_value - last < tol:
             break
-    skill = worker_skill(votes, posterior[votes.task, votes.label])
-    result = Aggregate("glad", posterior.argmax(1), posterior.max(1), skill, votes.votes_per_task(), iteration)
+    result = Aggregate("glad", step.label, step.confidence, worker_skill(votes, step.q), votes.votes_per_task(),
+                       iteration)
     result.ability, result.difficulty = alpha, np.exp(-b)
     return result
 
 
-def e_step(votes: Votes, alpha: np.ndarray, b: np.ndarray, prior: np.ndarray) -> np.ndarray:
+def e_step(votes: Votes, chunks: TaskChunks, alpha: np.ndarray, b: np.ndarray, prior: np.ndarray) -> EStep:
     x = alpha[votes.worker] * np.exp(b[votes.task])
     log_wrong = log_expit(-x) - np.log(max(votes.n_classes - 1, 1))
-    posterior, _ = normalise(symmetric_log_joint(votes, log_expit(x), log_wrong, prior), len(votes))
-    return posterior
+    return symmetric_e_step(chunks, log_expit(x), log_wrong, prior)
 
 
-def expected_loglik(votes: Votes, alpha: np.ndarray, b: np.ndarray, posterior: np.ndarray) -> float:
-    """Q: the expected log-likelihood of the answers under `posterior`, plus the log priors."""
-    q = posterior[votes.task, votes.label]
+def expected_loglik(votes: Votes, alpha: np.ndarray, b: np.ndarray, q: np.ndarray) -> float:
+    """Q: the expected log-likelihood of the answers, given q (V,) = p(answer right), plus the log priors."""
     x = alpha[votes.worker] * np.exp(b[votes.task])
     answers = q * log_expit(x) + (1 - q) * (log_expit(-x) - np.log(max(votes.n_classes - 1, 1)))
     gauss = -0.5 * (np.log(2 * np.pi) + np.r_[alpha - PRIOR_MEAN, b - PRIOR_MEAN] ** 2)
     return float(answers.sum() + gauss.sum())
 
 
-def m_step(votes: Votes, alpha: np.ndarray, b: np.ndarray, posterior: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    q = posterior[votes.task, votes.label]
+def m_step(votes: Votes, alpha: np.ndarray, b: np.ndarray, q: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     w = votes.n_workers
 
     def loss(params):

@@ -1,37 +1,77 @@
-"""The E-step of models whose answers are right with some probability and wrong evenly otherwise.
+"""The E-step of models whose answers are right with some probability and wrong evenly otherwise,
+in blocks of tasks, so that memory stays bounded on ImageNet-sized jobs.
 
-    log_joint = symmetric_log_joint(votes, log_right, log_wrong, prior)   # (T, K)
-    posterior, loglik = normalise(log_joint, len(votes))
+    chunks = TaskChunks(votes)                                     # answers grouped by task, once
+    step = symmetric_e_step(chunks, log_right, log_wrong, prior)   # per answer q, class mass, labels
 
 One-coin Dawid-Skene and GLAD give each answer v a chance r_v of naming the true class and
 (1 - r_v) / (K - 1) of naming each other one. Then
     log p(z | answers of t) = log p(z) + sum_v log w_v + sum_{v names z} (log r_v - log w_v)
-with w_v = (1 - r_v) / (K - 1): a sum per task plus a sparse (T, K) term, so no K x K matrix per
-worker is ever built and memory grows with the answers and tasks x classes, not with workers x K^2.
+with w_v = (1 - r_v) / (K - 1). Their M-steps need only q_v = p(z_t = the class v names) and the
+class mass sum_t p(z_t = k), so the (T, K) posterior is built CELLS task x class cells at a time
+and dropped: memory grows with the answers and K, never with tasks x K or workers x K^2.
 """
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import numpy as np
-from scipy import sparse
 
 from ilsvrc.label.votes import Votes
 
 EPS = 1e-10  # probabilities are clipped here before their log, as crowd-kit does
+CELLS = 1 << 22  # task x class cells of one block: 32 MB per float64 array
 
 
-def symmetric_log_joint(votes: Votes, log_right: np.ndarray, log_wrong: np.ndarray,
-                        prior: np.ndarray) -> np.ndarray:
-    """(T, K) log p(z) + log p(answers | z) from each answer's (V,) log chance of being right / a given wrong."""
-    t, k = votes.n_tasks, votes.n_classes
-    base = np.bincount(votes.task, weights=log_wrong, minlength=t)
-    named = sparse.csr_matrix((log_right - log_wrong, (votes.task, votes.label)), shape=(t, k))  # sums repeats
-    return named.toarray() + base[:, None] + np.log(prior)
+class TaskChunks:
+    """The answers sorted by task (stably: arrival order within a task), cut into blocks of whole tasks."""
+
+    def __init__(self, votes: Votes, cells: int | None = None):
+        cells = cells or CELLS
+        self.votes = votes
+        self.order = np.argsort(votes.task, kind="stable")
+        self.bounds = np.searchsorted(votes.task[self.order], np.arange(votes.n_tasks + 1))
+        step = max(1, cells // max(votes.n_classes, 1))
+        self.blocks = [(a, min(a + step, votes.n_tasks)) for a in range(0, votes.n_tasks, step)]
+
+    def __iter__(self):
+        """(first task, end task, answer rows of those tasks)."""
+        for a, b in self.blocks:
+            yield a, b, self.order[self.bounds[a]:self.bounds[b]]
 
 
-def normalise(log_joint: np.ndarray, n_answers: int) -> tuple[np.ndarray, float]:
-    """Posteriors (T, K) from log joints, and the log-likelihood per answer."""
+@dataclass
+class EStep:
+    q: np.ndarray  # (V,) posterior that each answer names the true class
+    mass: np.ndarray  # (K,) sum over tasks of the posterior
+    label: np.ndarray  # (T,) most probable class
+    confidence: np.ndarray  # (T,) its posterior
+    loglik: float  # log-likelihood of the answers, per answer
+
+
+def symmetric_e_step(chunks: TaskChunks, log_right: np.ndarray, log_wrong: np.ndarray,
+                     prior: np.ndarray) -> EStep:
+    votes, k = chunks.votes, chunks.votes.n_classes
+    q, mass = np.zeros(len(votes)), np.zeros(k)
+    label, confidence = np.zeros(votes.n_tasks, np.int64), np.zeros(votes.n_tasks)
+    total, log_prior = 0.0, np.log(prior)
+    for a, b, rows in chunks:
+        local = votes.task[rows] - a
+        base = np.bincount(local, weights=log_wrong[rows], minlength=b - a)
+        flat = local * k + votes.label[rows]
+        named = np.bincount(flat, weights=log_right[rows] - log_wrong[rows], minlength=(b - a) * k)
+        log_joint = named.reshape(b - a, k) + base[:, None] + log_prior
+        posterior, block_total = normalise(log_joint)
+        q[rows] = posterior.ravel()[flat]
+        mass += posterior.sum(0)
+        label[a:b], confidence[a:b] = posterior.argmax(1), posterior.max(1)
+        total += block_total
+    return EStep(q, mass, label, confidence, total / max(len(votes), 1))
+
+
+def normalise(log_joint: np.ndarray) -> tuple[np.ndarray, float]:
+    """Posteriors (T, K) from log joints, and the summed log-likelihood of the tasks."""
     top = log_joint.max(1, keepdims=True)
     likelihood = np.exp(log_joint - top)
     total = likelihood.sum(1, keepdims=True)
-    loglik = float((np.log(total) + top).sum()) / max(n_answers, 1)
-    return likelihood / total, loglik
+    return likelihood / total, float((np.log(total) + top).sum())
