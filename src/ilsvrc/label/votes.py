@@ -28,6 +28,7 @@ from typing import Iterable, Sequence
 import numpy as np
 
 from ilsvrc.errors import DataError
+from ilsvrc.label.arrow_csv import read_with_arrow
 from ilsvrc.files import check_output_folder, make_output_folder, written_atomically
 
 YESNO = ("no", "yes")  # in this order: a tie broken towards the first class rejects the image
@@ -174,13 +175,18 @@ class Table:
 
 
 def read_table(path: str | os.PathLike, required: Sequence[str], optional: Sequence[str]) -> Table:
-    """Read a CSV whose header holds every `required` column and maybe some `optional` (numeric) ones."""
+    """Read a CSV whose header holds every `required` column and maybe some `optional` (numeric) ones.
+
+    With pyarrow installed a clean file is read by it (ilsvrc.label.arrow_csv); any other file, and every
+    file without pyarrow, by the checking parser below, which names the line of the first problem.
+    """
     try:
         with open(path, newline="", encoding="utf-8-sig") as f:
             first = f.readline()
             header = [name.strip() for name in next(csv.reader([first]), [])] if first.strip() else []
             _check_header(path, header, required, optional)
-            return _parse_lines(path, f, header, optional)
+            fast = read_with_arrow(path, header, optional)
+            return Table(*fast) if fast is not None else _parse_lines(path, f, header, optional)
     except FileNotFoundError:
         raise DataError(path, "no such file") from None
     except UnicodeDecodeError as e:
