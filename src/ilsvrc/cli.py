@@ -283,6 +283,9 @@ COMMANDS = [
                 arg("--initial-per-class", type=int, default=500, metavar="N",
                     help="dynamic consensus: initial tasks per class that estimate its table (default 500)"),
                 arg("--seed", type=int, default=0, help="dynamic consensus: seed of the initial subset (default 0)"),
+                arg("--by-class", default=None, metavar="CSV",
+                    help="also write the per-class breakdown (answers per task; precision and recall with --gold) "
+                         "to this CSV; the summary stays one short line for any number of classes"),
                 JSON,
             ]),
     Command(("label", "apply"), "ilsvrc.label.commands:apply_command",

@@ -19,7 +19,8 @@ from ilsvrc.errors import ConfigError, DataError
 from ilsvrc.label.aggregate import aggregate
 from ilsvrc.label.crowd_types import DEFAULT_PRESET, crowd_type
 from ilsvrc.label.labels_io import read_labels, workers_path, write_labels, write_workers
-from ilsvrc.label.metrics import DEFAULT_PRICE, score
+from ilsvrc.label.metrics import DEFAULT_PRICE, score, votes_by_class
+from ilsvrc.label.metrics import by_class as class_breakdown
 from ilsvrc.label.relabel import apply_labels
 from ilsvrc.label.simulate import JobConfig, simulate
 from ilsvrc.label.votes import Votes, check_output_file, read_gold, read_votes, write_csv, write_votes
@@ -63,9 +64,12 @@ def _print_job(result, config: JobConfig, price: float) -> None:
 
 def aggregate_command(votes: str, method: str, out: str, gold: str | None = None, classes: str | None = None,
                       price: float = DEFAULT_PRICE, threshold: float = 0.95, initial_votes: int = 10,
-                      initial_per_class: int = 500, seed: int = 0, json: bool = False) -> int:
+                      initial_per_class: int = 500, seed: int = 0, json: bool = False,
+                      by_class: str | None = None) -> int:
     _check_price(price)
     check_output_file(out)
+    if by_class:
+        check_output_file(by_class)
     began = time.perf_counter()
     answers = read_votes(votes, parse_classes(classes))
     truth = read_gold(gold, answers) if gold else None
@@ -76,15 +80,18 @@ def aggregate_command(votes: str, method: str, out: str, gold: str | None = None
     write_labels(out, answers, result)
     write_workers(workers_path(out), answers, result)
     metrics = score(answers, result, truth, price)
+    if by_class:
+        write_csv(by_class, *class_breakdown(answers, result, truth))
+        metrics["by_class"] = str(by_class)
     metrics["seconds"] = {"read": round(read_seconds, 3), "aggregate": round(aggregate_seconds, 3)}
     if json:
         print(jsonlib.dumps(metrics))
     else:
-        _print_metrics(metrics, answers, out)
+        _print_metrics(metrics, answers, result, out)
     return 0
 
 
-def _print_metrics(m: dict, votes: Votes, out: str) -> None:
+def _print_metrics(m: dict, votes: Votes, result, out: str) -> None:
     print(f"{m['method']}: {m['tasks']:,} tasks, {m['workers']:,} workers, {m['votes_used']:,} of "
           f"{m['votes_total']:,} answers used ({m['votes_per_task']:.2f} per task), cost ${m['cost']:,.2f}")
     if "accuracy" in m:
@@ -92,9 +99,12 @@ def _print_metrics(m: dict, votes: Votes, out: str) -> None:
         if votes.yesno:
             line += f": precision {_pct(m['precision'])}, recall {_pct(m['recall'])}"
         print(line)
-    by_class = m.get("votes_by_class", {})
-    if m["method"] == "dynamic-consensus" and 1 < len(by_class) <= 30:
-        print("  answers per candidate by class: " + ", ".join(f"{c or '?'} {v:.2f}" for c, v in by_class.items()))
+    if m["method"] == "dynamic-consensus" and votes.yesno:
+        spent = votes_by_class(votes, result.votes_used)
+        if 1 < len(spent) <= 30:
+            print("  answers per candidate by class: " + ", ".join(f"{c or '?'} {v:.2f}" for c, v in spent.items()))
+    if "by_class" in m:
+        print(f"  per-class breakdown in {m['by_class']}")
     single_tasks, single_workers = (votes.votes_per_task() == 1).sum(), (votes.votes_per_worker() == 1).sum()
     if single_tasks or single_workers:
         print(f"  note: {single_tasks:,} task(s) and {single_workers:,} worker(s) have a single answer: "
