@@ -53,3 +53,10 @@ def test_not_utf8_is_left_to_the_checking_parser(tmp_path):
     assert read_with_arrow(path, ["task", "worker", "label"], ()) is None
     with pytest.raises(DataError, match="not UTF-8 text"):
         votes_module.read_votes(path)
+
+
+def test_positions_match_a_dict_lookup():
+    from ilsvrc.label import arrow_csv
+    names, values = ["b", "a", "Zoë", "c"], ["a", "x", "Zoë", "b", "a"]
+    np.testing.assert_array_equal(arrow_csv.positions(values, names), [1, -1, 2, 0, 1])
+    np.testing.assert_array_equal(arrow_csv.positions([], names), np.zeros(0, np.int64))

@@ -28,7 +28,7 @@ from typing import Iterable, Sequence
 import numpy as np
 
 from ilsvrc.errors import DataError
-from ilsvrc.label.arrow_csv import read_with_arrow
+from ilsvrc.label.arrow_csv import positions, read_with_arrow
 from ilsvrc.files import check_output_folder, make_output_folder, written_atomically
 
 YESNO = ("no", "yes")  # in this order: a tie broken towards the first class rejects the image
@@ -156,8 +156,7 @@ def read_gold(path: str | os.PathLike, votes: Votes) -> np.ndarray:
     lookup = {name: k for k, name in enumerate(votes.classes)}
     label_codes = np.array([lookup.get(n, -1) for n in table.names["label"]], np.int32)[table.codes["label"]]
     _check_labels(path, table, label_codes, votes.classes)
-    task_index = {name: k for k, name in enumerate(votes.task_names)}
-    gold_tasks = np.array([task_index.get(n, -1) for n in table.names["task"]], np.int64)[table.codes["task"]]
+    gold_tasks = positions(table.names["task"], votes.task_names)[table.codes["task"]]
     gold = np.full(votes.n_tasks, -1, np.int32)
     known = gold_tasks >= 0
     gold[gold_tasks[known]] = label_codes[known]
