@@ -152,9 +152,16 @@ def apply_command(labels: str, data: str, out: str, kind: str | None = None) -> 
     return 0
 
 
-def experiment_command(data: str = "fashion-mnist", out: str = "runs/label-experiment", quick: bool = False,
-                       seed: int = 0) -> int:
+def experiment_command(data: str = "fashion-mnist", out: str | None = None, quick: bool = False,
+                       seed: int = 0, crowds: bool = False, seeds: int = 3) -> int:
+    if crowds:
+        from ilsvrc.label.experiment_crowds import run_crowd_sweep
+
+        if seeds < 1:
+            raise ConfigError(f"--seeds must be at least 1, got {seeds}")
+        run_crowd_sweep(data, out or "runs/label-crowds", tuple(range(seed, seed + seeds)))
+        return 0
     from ilsvrc.label.experiment import run_experiment
 
-    run_experiment(data, out, quick, seed)
+    run_experiment(data, out or "runs/label-experiment", quick, seed)
     return 0
