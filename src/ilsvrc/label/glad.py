@@ -46,10 +46,8 @@ def glad(votes: Votes, max_iter: int = 100, tol: float = 1e-5, class_prior: np.n
         step = e_step(votes, chunks, alpha, b, prior)
         if q_value - last < tol:
             break
-    result = Aggregate("glad", step.label, step.confidence, worker_skill(votes, step.q), votes.votes_per_task(),
-                       iteration)
-    result.ability, result.difficulty = alpha, np.exp(-b)
-    return result
+    return Aggregate("glad", step.label, step.confidence, worker_skill(votes, step.q), votes.votes_per_task(),
+                     iteration, ability=alpha, difficulty=np.exp(-b))
 
 
 def e_step(votes: Votes, chunks: TaskChunks, alpha: np.ndarray, b: np.ndarray, prior: np.ndarray) -> EStep:
