@@ -203,3 +203,23 @@ def majority_of(votes, cells):
     finally:
         symmetric_module.CELLS = original
     return np.c_[result.label, result.confidence]
+
+
+@pytest.mark.parametrize("seed", [0, 1])
+def test_the_sparse_e_step_equals_the_dense_one(seed):
+    from ilsvrc.label.symmetric import dense_e_step, sparse_e_step
+    rng = np.random.default_rng(seed)
+    k, t, w = 40, 60, 30
+    votes = Votes(rng.integers(0, t, 500).astype(np.int32), rng.integers(0, w, 500).astype(np.int32),
+                  rng.integers(0, 6, 500).astype(np.int32) * 7 % k, [f"t{i}" for i in range(t)],
+                  [f"w{i}" for i in range(w)], [f"c{i}" for i in range(k)])
+    votes = votes.select(np.unique(votes.task.astype(np.int64) * w + votes.worker, return_index=True)[1])
+    votes = votes.select(np.flatnonzero(votes.task != 5))  # a task without answers: its posterior is the prior
+    right, wrong = np.log(rng.uniform(0.3, 0.9, len(votes))), np.log(rng.uniform(0.001, 0.02, len(votes)))
+    prior = rng.dirichlet(np.ones(k))
+    prior[[3, 9]] = prior.max()  # two unnamed classes tie for the best prior: the lower one wins
+    dense, sparse_ = dense_e_step(TaskChunks(votes), right, wrong, prior), sparse_e_step(votes, right, wrong, prior)
+    for name in ("q", "mass", "confidence"):
+        np.testing.assert_allclose(getattr(sparse_, name), getattr(dense, name), rtol=1e-10, atol=1e-15)
+    np.testing.assert_array_equal(sparse_.label, dense.label)
+    assert sparse_.label[5] == 3 and sparse_.loglik == pytest.approx(dense.loglik, rel=1e-12)
