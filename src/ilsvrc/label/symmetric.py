@@ -30,13 +30,18 @@ class TaskChunks:
     def __init__(self, votes: Votes, cells: int | None = None):
         cells = cells or CELLS
         self.votes = votes
-        self.order = np.argsort(votes.task, kind="stable")
-        self.bounds = np.searchsorted(votes.task[self.order], np.arange(votes.n_tasks + 1))
         step = max(1, cells // max(votes.n_classes, 1))
         self.blocks = [(a, min(a + step, votes.n_tasks)) for a in range(0, votes.n_tasks, step)]
+        self.order = self.bounds = None
+        if len(self.blocks) > 1:  # one block needs no sorting: every answer is in it
+            self.order = np.argsort(votes.task, kind="stable")
+            self.bounds = np.searchsorted(votes.task[self.order], np.arange(votes.n_tasks + 1))
 
     def __iter__(self):
         """(first task, end task, answer rows of those tasks)."""
+        if self.order is None:
+            yield from ((a, b, np.arange(len(self.votes))) for a, b in self.blocks)
+            return
         for a, b in self.blocks:
             yield a, b, self.order[self.bounds[a]:self.bounds[b]]
 
