@@ -2,7 +2,6 @@
 import json
 
 import numpy as np
-import pytest
 
 from fixtures import write_tiny_idx
 from ilsvrc import cli

@@ -112,3 +112,11 @@ def test_gold_aligns_with_tasks_and_skips_unvoted_ones(tmp_path):
     np.testing.assert_array_equal(gold, [0, -1, 1])
     with pytest.raises(DataError, match="line 2: label 'cat' is outside the class set"):
         read_gold(write_csv_text(tmp_path / "bad.csv", "task,label\na,cat\n"), votes)
+
+
+def test_a_gold_file_cannot_say_unsure(tmp_path):
+    votes = read_votes(write_csv_text(tmp_path / "votes.csv", "task,worker,label\nt1,w1,unsure\nt1,w2,yes\n"))
+    assert votes.yesno and votes.unsure().tolist() == [True, False]
+    with pytest.raises(DataError, match=r"gold.csv: line 2: label 'unsure' is outside the class set "
+                                        r"\(a yes/no job: gold labels are yes or no\)"):
+        read_gold(write_csv_text(tmp_path / "gold.csv", "task,label\nt1,unsure\n"), votes)

@@ -125,13 +125,13 @@ def _job_classes(table: Table, classes: Sequence[str] | None) -> list[str]:
     return sorted(table.names["label"])
 
 
-def _check_labels(path, table: Table, labels: np.ndarray, classes: list[str]) -> None:
+def _check_labels(path, table: Table, labels: np.ndarray, classes: list[str], answers: bool = True) -> None:
     bad = np.flatnonzero(labels < 0)
     if len(bad):
         row = int(bad[0])
         name = table.names["label"][table.codes["label"][row]]
-        allowed = "a yes/no job: answers are yes, no or unsure" if classes == list(YESNO) else \
-            f"classes: {_preview(classes)}"
+        yesno = "answers are yes, no or unsure" if answers else "gold labels are yes or no"
+        allowed = f"a yes/no job: {yesno}" if classes == list(YESNO) else f"classes: {_preview(classes)}"
         raise DataError(path, f"line {line_of(path, row)}: label {name!r} is outside the class set ({allowed})")
 
 
@@ -155,7 +155,7 @@ def read_gold(path: str | os.PathLike, votes: Votes) -> np.ndarray:
     table = read_table(path, ("task", "label"), ())
     lookup = {name: k for k, name in enumerate(votes.classes)}
     label_codes = np.array([lookup.get(n, -1) for n in table.names["label"]], np.int32)[table.codes["label"]]
-    _check_labels(path, table, label_codes, votes.classes)
+    _check_labels(path, table, label_codes, votes.classes, answers=False)
     gold_tasks = positions(table.names["task"], votes.task_names)[table.codes["task"]]
     gold = np.full(votes.n_tasks, -1, np.int32)
     known = gold_tasks >= 0
