@@ -116,11 +116,12 @@ def write_image(path: Path, seed: int = 0, size: tuple[int, int] = (12, 9), mode
 
 
 def votes_from_rows(rows: list[tuple[str, str, str]], classes: list[str]) -> Votes:
-    """Votes from (task, worker, label) names, codes numbered by first appearance as read_votes does."""
+    """Votes from (task, worker, label) names, codes numbered by first appearance as read_votes does
+    ("unsure" gets the code len(classes), as in a yes/no job)."""
     tasks, workers = {}, {}
     task = [tasks.setdefault(t, len(tasks)) for t, _, _ in rows]
     worker = [workers.setdefault(w, len(workers)) for _, w, _ in rows]
-    label = [classes.index(lab) for _, _, lab in rows]
+    label = [len(classes) if lab == "unsure" else classes.index(lab) for _, _, lab in rows]
     return Votes(np.array(task, np.int32), np.array(worker, np.int32), np.array(label, np.int32),
                  list(tasks), list(workers), list(classes))
 

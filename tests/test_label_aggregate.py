@@ -6,6 +6,7 @@ from fixtures import Blobs, votes_from_rows
 from ilsvrc.errors import ConfigError
 from ilsvrc.label.aggregate import aggregate
 from ilsvrc.label.crowd import parse_mix
+from ilsvrc.label.crowd_types import CrowdType
 from ilsvrc.label.metrics import score
 from ilsvrc.label.simulate import JobConfig, simulate
 
@@ -69,7 +70,7 @@ def test_unanimous_answers_are_certain_for_every_method():
 @pytest.mark.parametrize("job", ["yesno", "multiclass"])
 def test_dawid_skene_beats_majority_on_a_crowd_with_spammers(job):
     config = JobConfig(job=job, precision=0.25, workers_per_task=5, initial_per_class=0, crowd=40,
-                       mix=parse_mix("good=0.5,sloppy=0.2,random=0.15,always-yes=0.15"), seed=3)
+                       crowd_type=CrowdType(parse_mix("good=0.5,sloppy=0.2,random=0.15,always-yes=0.15")), seed=3)
     sim = simulate(Blobs(per_class=60), config)
     accuracy = {m: score(sim.votes, aggregate(sim.votes, m), sim.gold)["accuracy"]
                 for m in ("majority", "dawid-skene", "one-coin")}
@@ -79,7 +80,7 @@ def test_dawid_skene_beats_majority_on_a_crowd_with_spammers(job):
 
 def test_dawid_skene_finds_the_spammers_in_a_simulated_crowd():
     config = JobConfig(precision=0.25, workers_per_task=5, initial_per_class=0, crowd=40,
-                       mix=parse_mix("good=0.6,random=0.2,always-yes=0.2"), seed=1)
+                       crowd_type=CrowdType(parse_mix("good=0.6,random=0.2,always-yes=0.2")), seed=1)
     sim = simulate(Blobs(per_class=60), config)
     skill = aggregate(sim.votes, "dawid-skene").skill
     good, spammer = sim.crowd.kind == 0, sim.crowd.kind >= 2

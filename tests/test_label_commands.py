@@ -24,7 +24,7 @@ def read_rows(path):
 def job(tmp_path):
     data = write_tiny_idx(tmp_path / "tiny", train_per_class=30)
     simulate_command(str(data), str(tmp_path / "job" / "votes.csv"), precision=0.25, hard=0.0, workers=5,
-                     initial_per_class=10, crowd=25, seed=1)
+                     initial_per_class=10, crowd=25, seed=1, preset="classic")
     return data, tmp_path / "job"
 
 
@@ -89,7 +89,7 @@ def test_experiment_writes_table_plot_and_json(tmp_path, capsys):
     results = experiment_module.run_experiment(str(data), tmp_path / "out", seed=0, budget=budget)
     rows = results["rows"]
     assert [(r["workers"], r["method"]) for r in rows[:3]] == [(0, "clean"), (1, "majority"), (1, "dynamic-consensus")]
-    assert len(rows) == 1 + 2 * 4
+    assert len(rows) == 1 + 2 * len(experiment_module.METHODS)
     assert rows[0]["images_kept"] == 80 and rows[0]["image_label_accuracy"] == 1.0
     trained = [r for r in rows if "test_accuracy" in r]
     assert [r["method"] for r in trained] == ["clean", "majority", "majority"]
@@ -132,3 +132,20 @@ def test_report_names_a_damaged_experiment_record(tmp_path, capsys):
     assert cli.main(["report", str(folder), "--out", str(tmp_path / "report")]) == 1
     assert capsys.readouterr().err.strip() == f"ilsvrc: error: {folder / 'experiment.json'}: not an ilsvrc label experiment record"
     assert not (tmp_path / "report").exists()
+
+
+def test_the_per_class_breakdown_goes_to_its_own_file(tmp_path, capsys):
+    # cat images: t1 (labelled cat), t2 (labelled dog: a miss); dog images: t3 (dog), t4 (dog)
+    rows = "task,worker,label\nt1,a,cat\nt1,b,cat\nt2,a,dog\nt2,b,dog\nt3,a,dog\nt4,b,dog\nt4,a,emu\n"
+    write_csv_text(tmp_path / "votes.csv", rows)
+    write_csv_text(tmp_path / "gold.csv", "task,label\nt1,cat\nt2,cat\nt3,dog\nt4,dog\n")
+    aggregate_command(str(tmp_path / "votes.csv"), "majority", str(tmp_path / "labels.csv"),
+                      gold=str(tmp_path / "gold.csv"), json=True, by_class=str(tmp_path / "classes.csv"))
+    metrics = json.loads(capsys.readouterr().out)
+    assert metrics["by_class"] == str(tmp_path / "classes.csv") and "votes_by_class" not in metrics
+    table = read_rows(tmp_path / "classes.csv")
+    assert [r["class"] for r in table] == ["cat", "dog", "emu"]
+    cat, dog, emu = table
+    assert (cat["tasks"], cat["kept"], cat["precision"], cat["recall"]) == ("1", "1", "1.0", "0.5")
+    assert (dog["tasks"], dog["kept"], dog["precision"], dog["recall"]) == ("3", "3", "0.6667", "1.0")
+    assert dog["answers_per_task"] == str(round(5 / 3, 3)) and (emu["tasks"], emu["precision"]) == ("0", "")

@@ -5,13 +5,17 @@ import pytest
 from fixtures import Blobs
 from ilsvrc.errors import ConfigError
 from ilsvrc.label.crowd import KINDS, Crowd, assign, parse_mix
+from ilsvrc.label.crowd_types import PRESETS
 from ilsvrc.label.simulate import JobConfig, class_similarity, pick_members, simulate
 from ilsvrc.label.tasks import parse_task
+
+CLASSIC = PRESETS["classic"]  # the crowd these tests were worked out on: no multi-label candidates
 
 
 def test_yesno_pools_hold_the_asked_precision_and_exact_answer_counts():
     ds = Blobs(per_class=30)
-    config = JobConfig(per_class=10, precision=0.25, workers_per_task=3, initial_per_class=4, initial_votes=10)
+    config = JobConfig(per_class=10, precision=0.25, workers_per_task=3, initial_per_class=4, initial_votes=10,
+                       crowd_type=CLASSIC)
     job = simulate(ds, config)
     votes = job.votes
     assert votes.yesno and votes.n_tasks == 4 * (10 + 30)  # 10 members + 30 impostors per class
@@ -31,7 +35,7 @@ def test_each_task_is_answered_by_distinct_workers():
 
 
 def test_impostors_stop_when_the_other_classes_run_out():
-    job = simulate(Blobs(per_class=10), JobConfig(precision=0.1, initial_per_class=0))
+    job = simulate(Blobs(per_class=10), JobConfig(precision=0.1, initial_per_class=0, crowd_type=CLASSIC))
     assert job.votes.n_tasks == 4 * (10 + 30)  # 90 wanted per pool, 30 other images exist
 
 
@@ -39,7 +43,7 @@ def test_hard_impostors_come_from_the_most_alike_class():
     ds = Blobs(per_class=40, levels=(20, 35, 150, 240))  # classes 0 and 1 look alike
     alike = class_similarity(ds, pick_members(ds.targets, 4, None, np.random.default_rng(0)), np.random.default_rng(0))
     assert alike[0, 1] == pytest.approx(1) and alike[0, 1] > 3 * alike[0, 3]
-    job = simulate(ds, JobConfig(per_class=8, precision=0.2, hard=1.0, initial_per_class=0))
+    job = simulate(ds, JobConfig(per_class=8, precision=0.2, hard=1.0, initial_per_class=0, crowd_type=CLASSIC))
     impostors = [parse_task(n) for n, g in zip(job.votes.task_names, job.gold) if not g]
     from_one = [ds.targets[t.index] for t in impostors if t.question == "c0"]
     assert np.mean(np.array(from_one) == 1) > 0.9

@@ -77,7 +77,7 @@ def test_windows_line_endings_and_a_byte_order_mark_read_the_same(tmp_path):
     ("task,worker,label\nt1,w1,yes\n\nt2,w1\n", "line 4: expected 3 fields, got 2"),
     ("task,worker,label\nt1,w1,yes\nt2,,no\n", "line 3: empty worker"),
     ("task,worker,label\nt1,w1,yes\nt2,w1,maybe\n",
-     "line 3: label 'maybe' is outside the class set (a yes/no job: answers are yes or no)"),
+     "line 3: label 'maybe' is outside the class set (a yes/no job: answers are yes, no or unsure)"),
     ("task,worker,label\nt1,w1,yes\nt2,w2,no\nt1,w1,no\n",
      "line 4: worker 'w1' already answered task 't1' on line 2"),
     ("task,worker,label\nt1,w1,yes\nt2,w2,no\nt2,w2,no\nt1,w1,no\n",
@@ -112,3 +112,11 @@ def test_gold_aligns_with_tasks_and_skips_unvoted_ones(tmp_path):
     np.testing.assert_array_equal(gold, [0, -1, 1])
     with pytest.raises(DataError, match="line 2: label 'cat' is outside the class set"):
         read_gold(write_csv_text(tmp_path / "bad.csv", "task,label\na,cat\n"), votes)
+
+
+def test_a_gold_file_cannot_say_unsure(tmp_path):
+    votes = read_votes(write_csv_text(tmp_path / "votes.csv", "task,worker,label\nt1,w1,unsure\nt1,w2,yes\n"))
+    assert votes.yesno and votes.unsure().tolist() == [True, False]
+    with pytest.raises(DataError, match=r"gold.csv: line 2: label 'unsure' is outside the class set "
+                                        r"\(a yes/no job: gold labels are yes or no\)"):
+        read_gold(write_csv_text(tmp_path / "gold.csv", "task,label\nt1,unsure\n"), votes)

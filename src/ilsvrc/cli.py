@@ -245,8 +245,20 @@ COMMANDS = [
                 arg("--initial-per-class", type=int, default=500, metavar="N",
                     help="candidates per class given --initial-votes answers, for dynamic consensus (default 500)"),
                 arg("--initial-votes", type=int, default=10, help="answers per initial candidate (default 10)"),
-                arg("--mix", default="good=0.75,sloppy=0.15,random=0.07,always-yes=0.03",
-                    help="kinds of workers and their fractions (default good=0.75,sloppy=0.15,random=0.07,always-yes=0.03)"),
+                arg("--preset", default="realistic", choices=("realistic", "classic", "spammy", "long-tail", "ambiguous"),
+                    help="the kind of crowd (default realistic: mostly good workers, a few spammers, long-tailed "
+                         "activity, some ambiguous questions); the options below change one part of it"),
+                arg("--mix", default=None,
+                    help="kinds of workers and their fractions, e.g. good=0.75,sloppy=0.15,random=0.07,always-yes=0.03"),
+                arg("--activity", type=float, default=None, metavar="S",
+                    help="Zipf exponent of answers per worker: 0 all alike, 1 the r-th busiest ~ 1/r (realistic: 1)"),
+                arg("--difficulty", type=float, default=None, metavar="F",
+                    help="fraction of ambiguous questions, hardness uniform in [0.5, 1] (realistic: 0.1)"),
+                arg("--multilabel", type=float, default=None, metavar="F",
+                    help="yes/no: fraction of impostors that truly show the asked class too (realistic: 0.05)"),
+                arg("--unsure", type=float, default=None, metavar="P",
+                    help="yes/no: chance an honest worker answers 'unsure' on an easy question, 4x on the hardest "
+                         "(realistic: 0.05)"),
                 arg("--crowd", type=int, default=None, metavar="N",
                     help="number of distinct workers (default: about 250 answers each)"),
                 arg("--price", type=float, default=0.04 / 3,
@@ -256,8 +268,10 @@ COMMANDS = [
     Command(("label", "aggregate"), "ilsvrc.label.commands:aggregate_command",
             "turn crowd votes into one label per task, a confidence and a skill per worker", [
                 arg("votes", metavar="VOTES_CSV", help="answers in crowd-kit's long format: task,worker,label[,seconds]"),
-                arg("--method", required=True, choices=("majority", "dynamic-consensus", "dawid-skene", "one-coin"),
-                    help="majority, dynamic-consensus (Deng et al. 2009), dawid-skene, one-coin"),
+                arg("--method", required=True,
+                    choices=("majority", "dynamic-consensus", "dawid-skene", "dawid-skene-prior", "one-coin", "glad"),
+                    help="majority, dynamic-consensus (Deng et al. 2009), dawid-skene, dawid-skene-prior (confusion "
+                         "matrices smoothed towards the crowd's), one-coin, glad (Whitehill et al. 2009)"),
                 arg("--out", required=True, metavar="LABELS_CSV",
                     help="labels to write (task,label,confidence,votes); worker skills go to LABELS.workers.csv"),
                 arg("--gold", default=None, metavar="GOLD_CSV",
@@ -272,6 +286,9 @@ COMMANDS = [
                 arg("--initial-per-class", type=int, default=500, metavar="N",
                     help="dynamic consensus: initial tasks per class that estimate its table (default 500)"),
                 arg("--seed", type=int, default=0, help="dynamic consensus: seed of the initial subset (default 0)"),
+                arg("--by-class", default=None, metavar="CSV",
+                    help="also write the per-class breakdown (answers per task; precision and recall with --gold) "
+                         "to this CSV; the summary stays one short line for any number of classes"),
                 JSON,
             ]),
     Command(("label", "apply"), "ilsvrc.label.commands:apply_command",
@@ -302,9 +319,15 @@ COMMANDS = [
     Command(("label", "experiment"), "ilsvrc.label.commands:experiment_command",
             "label accuracy and cost vs workers per image and method, and a ConvNet trained on each", [
                 arg("--data", default="fashion-mnist", help="a small-image dataset (default fashion-mnist)"),
-                arg("--out", default="runs/label-experiment", help="output folder (default runs/label-experiment)"),
+                arg("--out", default=None,
+                    help="output folder (default runs/label-experiment; with --crowds runs/label-crowds)"),
                 arg("--quick", action="store_true", help="smaller settings, <= 3 minutes on 2 cores (labelled so)"),
-                arg("--seed", type=int, default=0, help="random seed (default 0)"),
+                arg("--seed", type=int, default=0, help="random seed (default 0; --crowds: the first seed)"),
+                arg("--crowds", action="store_true",
+                    help="instead: labels only (no ConvNet), every crowd preset x --seeds seeds x 1, 3, 5, 10 workers "
+                         "per image x every method; accuracy, cost per kept image, gain over majority "
+                         "(<= 10 minutes on 2 cores)"),
+                arg("--seeds", type=int, default=3, help="--crowds: seeds per crowd type (default 3)"),
                 QUIET,
             ]),
 ]

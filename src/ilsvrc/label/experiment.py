@@ -28,6 +28,7 @@ from ilsvrc.data.readers.packed import PackedDataset
 from ilsvrc.data.packing import ensure_packed
 from ilsvrc.engine.train import train
 from ilsvrc.label.aggregate import METHODS, aggregate
+from ilsvrc.label.crowd_types import crowd_type
 from ilsvrc.files import check_output_folder, make_output_folder, write_json_atomic
 from ilsvrc.label.dynamic_consensus import occurrence
 from ilsvrc.label.experiment_report import FORMAT, VERSION, write_report
@@ -56,7 +57,7 @@ QUICK = Budget("quick", 500, 3, 200, trained_workers=(3, 10))
 
 
 def run_experiment(data: str = "fashion-mnist", out: str | Path = "runs/label-experiment", quick: bool = False,
-                   seed: int = 0, budget: Budget | None = None) -> dict:
+                   seed: int = 0, budget: Budget | None = None, preset: str = "classic") -> dict:
     budget = budget or (QUICK if quick else FULL)
     if budget.label == "quick":
         print(f"--quick: {budget.per_class} members per class, {budget.epochs} epochs, ConvNets trained at "
@@ -67,7 +68,7 @@ def run_experiment(data: str = "fashion-mnist", out: str | Path = "runs/label-ex
     make_output_folder(out)
     train_split = PackedDataset(root, "train")
     config = JobConfig(per_class=budget.per_class, workers_per_task=max(budget.workers),
-                       initial_per_class=budget.initial_per_class, seed=seed)
+                       initial_per_class=budget.initial_per_class, crowd_type=crowd_type(preset), seed=seed)
     job = simulate(train_split, config)
     print(f"simulated {job.votes.n_tasks:,} candidates x {max(budget.workers)} answers ({len(job.votes):,} answers, "
           f"{job.votes.n_workers:,} workers)")

@@ -11,13 +11,18 @@ from __future__ import annotations
 
 import numpy as np
 
-from ilsvrc.label.result import Aggregate, agreement, vote_counts
+from ilsvrc.label.result import Aggregate, agreement
+from ilsvrc.label.symmetric import TaskChunks
 from ilsvrc.label.votes import Votes
 
 
 def majority(votes: Votes) -> Aggregate:
-    counts = vote_counts(votes)
-    label = counts.argmax(1)  # the first of equal maxima: the tie rule above
-    total = counts.sum(1)
-    confidence = counts[np.arange(votes.n_tasks), label] / np.maximum(total, 1)
-    return Aggregate("majority", label, confidence, agreement(votes, label), total)
+    """Counted block by block of tasks (ilsvrc.label.symmetric), so 1000 classes x millions of tasks fit."""
+    label, confidence = np.zeros(votes.n_tasks, np.int64), np.zeros(votes.n_tasks)
+    k = votes.n_classes
+    for a, b, rows in TaskChunks(votes):
+        flat = (votes.task[rows] - a).astype(np.int64) * k + votes.label[rows]
+        counts = np.bincount(flat, minlength=(b - a) * k).reshape(b - a, k)
+        label[a:b] = counts.argmax(1)  # the first of equal maxima: the tie rule above
+        confidence[a:b] = counts.max(1) / np.maximum(counts.sum(1), 1)
+    return Aggregate("majority", label, confidence, agreement(votes, label), votes.votes_per_task())

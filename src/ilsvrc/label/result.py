@@ -21,7 +21,9 @@ class Aggregate:
     confidence: np.ndarray  # (T,) float in [0, 1]: how sure the method is of that label
     skill: np.ndarray  # (W,) float in [0, 1]
     votes_used: np.ndarray  # (T,) int: answers consumed per task
-    iterations: int = 0  # EM iterations (Dawid-Skene), else 0
+    iterations: int = 0  # EM iterations (Dawid-Skene, GLAD), else 0
+    ability: np.ndarray | None = None  # (W,) GLAD's alpha
+    difficulty: np.ndarray | None = None  # (T,) GLAD's 1 / beta: large for a question able workers split on
 
 
 def vote_counts(votes: Votes) -> np.ndarray:

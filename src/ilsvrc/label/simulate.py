@@ -10,6 +10,10 @@ look most alike (closest class-mean images), which honest workers get wrong more
 from any class. Each candidate is the question "is this a <class>?" (task "train/17:Sandal").
 Multi-class job: every image is the question "what is this?" (task "train/17"), answered by a class.
 
+The crowd (ilsvrc.label.crowd_types) sets who answers (the mix of workers, how busy each is), how
+hard the questions are (ambiguous images: `difficulty`), whether an impostor truly shows the asked
+class too (`multilabel`, yes/no jobs) and how often honest workers answer "unsure" (yes/no jobs).
+
 Every task gets `workers_per_task` answers from distinct simulated workers (see ilsvrc.label.crowd),
 except `initial_per_class` tasks per class (times the number of classes, multi-class), which get
 `initial_votes`: the initial subset dynamic consensus estimates its tables from. Answers are
@@ -17,14 +21,15 @@ written in a random (arrival) order.
 """
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 import numpy as np
 from PIL import Image
 
 from ilsvrc.data.base import ArrayDataset, Dataset
 from ilsvrc.errors import ConfigError
-from ilsvrc.label.crowd import DEFAULT_MIX, Crowd, assign, parse_mix
+from ilsvrc.label.crowd import Crowd, assign
+from ilsvrc.label.crowd_types import DEFAULT_PRESET, PRESETS, CrowdType, yesno_parts_off
 from ilsvrc.label.tasks import image_task, question_task
 from ilsvrc.label.votes import YESNO, Votes
 
@@ -32,6 +37,8 @@ JOBS = ("yesno", "multiclass")
 HARD_IMPOSTOR = 0.5  # an impostor from the most alike class halves an honest worker's edge over a coin;
 # less alike classes much less (hardness = HARD_IMPOSTOR * likeness ** 4, see class_similarity)
 ANSWERS_PER_WORKER = 250  # crowd size when not given: about this many answers each
+AMBIGUOUS = (0.5, 1.0)  # item hardness of an ambiguous question: uniform in this range
+SECOND_OBJECT = 0.3  # hardness of "is this an X?" where X is the image's second, smaller object
 
 
 @dataclass(frozen=True)
@@ -43,7 +50,7 @@ class JobConfig:
     workers_per_task: int = 3
     initial_per_class: int = 500
     initial_votes: int = 10
-    mix: dict = field(default_factory=lambda: parse_mix(DEFAULT_MIX))
+    crowd_type: CrowdType | None = None  # None: the realistic preset (its yes/no-only parts off for multiclass)
     crowd: int | None = None  # number of workers
     seed: int = 0
 
@@ -58,6 +65,13 @@ class JobConfig:
             raise ConfigError(f"--per-class must be positive, got {self.per_class}")
         if self.crowd is not None and self.crowd < 1:
             raise ConfigError(f"--crowd must be positive, got {self.crowd}")
+        if self.crowd_type is None:
+            default = PRESETS[DEFAULT_PRESET]
+            object.__setattr__(self, "crowd_type", default if self.job == "yesno" else yesno_parts_off(default))
+        kind = self.crowd_type
+        if self.job == "multiclass" and (kind.multilabel or kind.unsure):
+            raise ConfigError("--multilabel and --unsure need a yes/no job (a multi-class job asks for one "
+                              "class per image); set them to 0 with --job multiclass")
 
 
 @dataclass
@@ -67,6 +81,9 @@ class Job:
     image: np.ndarray  # (T,) index of each task's image in the split
     initial: np.ndarray  # (T,) bool: the tasks given `initial_votes` answers
     crowd: Crowd
+    hardness: np.ndarray  # (T,) how far an honest worker is pulled towards a coin flip on each task
+    ambiguous: np.ndarray  # (T,) bool: the tasks made hard by the crowd's `difficulty`
+    second: np.ndarray  # (T,) bool: candidates of another class that truly show the asked class too
 
 
 def simulate(ds: Dataset, config: JobConfig = JobConfig()) -> Job:
@@ -76,27 +93,52 @@ def simulate(ds: Dataset, config: JobConfig = JobConfig()) -> Job:
     labels = ds.labels()
     members = pick_members(labels, len(ds.classes), config.per_class, rng)
     alike = class_similarity(ds, members, rng)
+    kind = config.crowd_type
     if config.job == "yesno":
         image, asked, truth, hardness = yesno_pools(labels, members, alike, config, rng)
+        second = multilabel(truth, hardness, kind.multilabel, rng)
     else:
         image = rng.permutation(np.concatenate(members))
-        asked, truth, hardness = None, labels[image], None
+        asked, truth, hardness, second = None, labels[image], np.zeros(len(image)), np.zeros(len(image), bool)
+    ambiguous = add_difficulty(hardness, kind.difficulty, rng)
     quota = config.initial_per_class * (1 if asked is not None else len(ds.classes))
     initial = np.zeros(len(image), bool)
     initial[_initial_tasks(asked, quota)] = True
     answers = np.where(initial, max(config.initial_votes, config.workers_per_task), config.workers_per_task)
     crowd_size = config.crowd or max(int(answers.max()), int(answers.sum()) // ANSWERS_PER_WORKER)
-    crowd = Crowd.draw(crowd_size, config.mix, rng, len(ds.classes))
-    task, worker = _answer_slots(assign(rng, answers, crowd_size), rng)
+    crowd = Crowd.draw(crowd_size, kind.mix, rng, len(ds.classes), kind.activity)
+    task, worker = _answer_slots(assign(rng, answers, crowd_size, crowd.weight), rng)
     if asked is not None:
-        given = crowd.answer_yesno(worker, truth[task], hardness[task], rng).astype(np.int32)
+        given = crowd.answer_yesno(worker, truth[task], hardness[task], rng, kind.unsure).astype(np.int32)
         names, classes, gold = _question_names(ds, image, asked), list(YESNO), truth.astype(np.int32)
     else:
-        given = crowd.answer_class(worker, truth[task], _confusion(alike), rng).astype(np.int32)
+        task_hardness = hardness[task] if ambiguous.any() else None  # keeps a plain job's random stream
+        given = crowd.answer_class(worker, truth[task], _confusion(alike), rng, task_hardness).astype(np.int32)
         names, classes, gold = [image_task(ds.split, i) for i in image], list(ds.classes), truth.astype(np.int32)
     votes = Votes(task.astype(np.int32), worker.astype(np.int32), given, names, crowd.names(), classes,
                   crowd.seconds(worker, rng))
-    return Job(votes, gold, image, initial, crowd)
+    return Job(votes, gold, image, initial, crowd, hardness, ambiguous, second)
+
+
+def multilabel(truth: np.ndarray, hardness: np.ndarray, fraction: float, rng) -> np.ndarray:
+    """Make `fraction` of the impostors true members too (in place): the image also shows the asked class,
+    as a second, smaller object. Returns the (T,) mask of those candidates."""
+    second = np.zeros(len(truth), bool)
+    if fraction:
+        second = ~truth & (rng.random(len(truth)) < fraction)
+        truth[second], hardness[second] = True, SECOND_OBJECT
+    return second
+
+
+def add_difficulty(hardness: np.ndarray, fraction: float, rng) -> np.ndarray:
+    """Make `fraction` of the tasks ambiguous (in place): hardness 1 - (1 - h)(1 - d), d uniform in AMBIGUOUS.
+    Returns the (T,) mask of the ambiguous tasks."""
+    ambiguous = np.zeros(len(hardness), bool)
+    if fraction:
+        ambiguous = rng.random(len(hardness)) < fraction
+        item = rng.uniform(*AMBIGUOUS, int(ambiguous.sum()))
+        hardness[ambiguous] = 1 - (1 - hardness[ambiguous]) * (1 - item)
+    return ambiguous
 
 
 def pick_members(labels: np.ndarray, n_classes: int, per_class: int | None, rng) -> list[np.ndarray]:

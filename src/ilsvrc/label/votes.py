@@ -5,9 +5,10 @@
     gold = read_gold("gold.csv", votes)             # (T,) class codes, -1 where a task has no gold label
 
 Two kinds of job are read from the same format (see ilsvrc.label.tasks for the task ids):
-- yes/no questions ("is this a <class>?"): every label is `yes` or `no`; the classes are ("no", "yes");
+- yes/no questions ("is this a <class>?"): every label is `yes`, `no` or `unsure`; the classes are
+  ("no", "yes"), and an unsure answer has the code 2 (= n_classes: an answer that names no class);
 - direct multi-class labels: the classes are the labels seen, sorted, or the `classes` given.
-The kind is set by the first answer: if it is `yes` or `no`, every other answer must be too.
+The kind is set by the first answer: if it is `yes`, `no` or `unsure`, every other answer must be one of them.
 
 Bad input raises DataError naming the file and, for a bad row, its line: a wrong number of fields,
 an empty field, an unknown column, a label outside the class set, a worker answering a task twice.
@@ -27,9 +28,11 @@ from typing import Iterable, Sequence
 import numpy as np
 
 from ilsvrc.errors import DataError
+from ilsvrc.label.arrow_csv import positions, read_with_arrow
 from ilsvrc.files import check_output_folder, make_output_folder, written_atomically
 
 YESNO = ("no", "yes")  # in this order: a tie broken towards the first class rejects the image
+UNSURE = "unsure"  # the third answer of a yes/no job; each method says how it reads it (docs/labelling.md)
 REQUIRED = ("task", "worker", "label")
 OPTIONAL = ("seconds",)
 CHUNK = 200_000  # rows parsed at a time: keeps memory flat on million-row files
@@ -41,7 +44,7 @@ class Votes:
 
     task: np.ndarray  # (V,) int32, index into task_names
     worker: np.ndarray  # (V,) int32, index into worker_names
-    label: np.ndarray  # (V,) int32, index into classes
+    label: np.ndarray  # (V,) int32, index into classes; n_classes for an unsure answer
     task_names: list[str]
     worker_names: list[str]
     classes: list[str]  # ["no", "yes"] for a yes/no job
@@ -67,6 +70,20 @@ class Votes:
     def __len__(self) -> int:
         return len(self.task)
 
+    @property
+    def answer_names(self) -> list[str]:
+        """The names of the answer codes: the classes, then "unsure" (code n_classes)."""
+        return [*self.classes, UNSURE]
+
+    def unsure(self) -> np.ndarray:
+        """(V,) bool: the answers that name no class."""
+        return self.label >= self.n_classes
+
+    def known(self) -> "Votes":
+        """The answers that name a class (every answer but the unsure ones)."""
+        unsure = self.unsure()
+        return self.select(np.flatnonzero(~unsure)) if unsure.any() else self
+
     def votes_per_task(self) -> np.ndarray:
         return np.bincount(self.task, minlength=self.n_tasks)
 
@@ -88,6 +105,8 @@ def read_votes(path: str | os.PathLike, classes: Sequence[str] | None = None) ->
     label_codes, label_names = table.codes["label"], table.names["label"]
     job_classes = _job_classes(table, classes)
     lookup = {name: k for k, name in enumerate(job_classes)}
+    if job_classes == list(YESNO):
+        lookup[UNSURE] = len(YESNO)
     remap = np.array([lookup.get(name, -1) for name in label_names], np.int32)
     labels = remap[label_codes]
     _check_labels(path, table, labels, job_classes)
@@ -99,20 +118,20 @@ def read_votes(path: str | os.PathLike, classes: Sequence[str] | None = None) ->
 
 def _job_classes(table: Table, classes: Sequence[str] | None) -> list[str]:
     first = table.names["label"][0]  # codes are numbered by first appearance
-    if first in YESNO:
+    if first in (*YESNO, UNSURE):
         return list(YESNO)
     if classes is not None:
         return list(classes)
     return sorted(table.names["label"])
 
 
-def _check_labels(path, table: Table, labels: np.ndarray, classes: list[str]) -> None:
+def _check_labels(path, table: Table, labels: np.ndarray, classes: list[str], answers: bool = True) -> None:
     bad = np.flatnonzero(labels < 0)
     if len(bad):
         row = int(bad[0])
         name = table.names["label"][table.codes["label"][row]]
-        allowed = "a yes/no job: answers are yes or no" if classes == list(YESNO) else \
-            f"classes: {_preview(classes)}"
+        yesno = "answers are yes, no or unsure" if answers else "gold labels are yes or no"
+        allowed = f"a yes/no job: {yesno}" if classes == list(YESNO) else f"classes: {_preview(classes)}"
         raise DataError(path, f"line {line_of(path, row)}: label {name!r} is outside the class set ({allowed})")
 
 
@@ -136,9 +155,8 @@ def read_gold(path: str | os.PathLike, votes: Votes) -> np.ndarray:
     table = read_table(path, ("task", "label"), ())
     lookup = {name: k for k, name in enumerate(votes.classes)}
     label_codes = np.array([lookup.get(n, -1) for n in table.names["label"]], np.int32)[table.codes["label"]]
-    _check_labels(path, table, label_codes, votes.classes)
-    task_index = {name: k for k, name in enumerate(votes.task_names)}
-    gold_tasks = np.array([task_index.get(n, -1) for n in table.names["task"]], np.int64)[table.codes["task"]]
+    _check_labels(path, table, label_codes, votes.classes, answers=False)
+    gold_tasks = positions(table.names["task"], votes.task_names)[table.codes["task"]]
     gold = np.full(votes.n_tasks, -1, np.int32)
     known = gold_tasks >= 0
     gold[gold_tasks[known]] = label_codes[known]
@@ -156,13 +174,18 @@ class Table:
 
 
 def read_table(path: str | os.PathLike, required: Sequence[str], optional: Sequence[str]) -> Table:
-    """Read a CSV whose header holds every `required` column and maybe some `optional` (numeric) ones."""
+    """Read a CSV whose header holds every `required` column and maybe some `optional` (numeric) ones.
+
+    With pyarrow installed a clean file is read by it (ilsvrc.label.arrow_csv); any other file, and every
+    file without pyarrow, by the checking parser below, which names the line of the first problem.
+    """
     try:
         with open(path, newline="", encoding="utf-8-sig") as f:
             first = f.readline()
             header = [name.strip() for name in next(csv.reader([first]), [])] if first.strip() else []
             _check_header(path, header, required, optional)
-            return _parse_lines(path, f, header, optional)
+            fast = read_with_arrow(path, header, optional)
+            return Table(*fast) if fast is not None else _parse_lines(path, f, header, optional)
     except FileNotFoundError:
         raise DataError(path, "no such file") from None
     except UnicodeDecodeError as e:
@@ -298,7 +321,7 @@ def write_votes(path: str | os.PathLike, votes: Votes) -> None:
     """Write `votes` in the long format, in their order (the order dynamic consensus consumes them in)."""
     tasks = np.array(votes.task_names, dtype=object)[votes.task]
     workers = np.array(votes.worker_names, dtype=object)[votes.worker]
-    labels = np.array(votes.classes, dtype=object)[votes.label]
+    labels = np.array(votes.answer_names, dtype=object)[votes.label]
     if votes.seconds is None:
         write_csv(path, REQUIRED, zip(tasks, workers, labels))
     else:
