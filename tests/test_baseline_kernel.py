@@ -120,3 +120,15 @@ def test_landmarks_must_be_positive(landmarks):
 
     with pytest.raises(ConfigError, match=f"^--landmarks must be positive, got {landmarks}$"):
         BaselineOptions("hog-rbf", landmarks=landmarks)
+
+
+def test_a_kernel_map_too_large_for_memory_is_refused_before_extraction(monkeypatch):
+    from ilsvrc.baseline import pipeline
+    from ilsvrc.errors import ConfigError
+
+    pipeline._check_kernel_memory(BaselineOptions("hog-rbf", landmarks=4000), 60_000)  # Fashion-MNIST: 1 GB
+    pipeline._check_kernel_memory(BaselineOptions("hog", landmarks=4000), 1_281_167)  # linear: no map
+    with pytest.raises(ConfigError, match=r"^--features hog-rbf on 1,281,167 training images needs 21 GB for its "
+                                          r"kernel map \(at most 8\); use --train-limit, fewer --landmarks or "
+                                          r"--features hog$"):
+        pipeline._check_kernel_memory(BaselineOptions("hog-rbf", landmarks=4000), 1_281_167)

@@ -153,6 +153,7 @@ def _fit(options: BaselineOptions, root: Path, data: str, timings: Timings) -> t
     extractor = make_extractor(options.features, *_geometry(train, options), options.color)
     labels = train.labels()
     indices = stratified_subset(labels, options.train_limit, options.seed)
+    _check_kernel_memory(options, len(indices))
     source = SplitImages(str(root), "train", extractor.side, extractor.channels)
     with timings.stage("fit_features_s"):
         _fit_features(extractor, source, indices, options)
@@ -166,6 +167,18 @@ def _fit(options: BaselineOptions, root: Path, data: str, timings: Timings) -> t
                               options.features)
     facts = {"train_images": len(indices), "feature_dim": int(features.shape[1])}
     return baseline, facts | ({"svm_tuning": tuning} if tuning else {})
+
+
+KERNEL_MAP_LIMIT_GB = 8.0  # the Nystroem map of every training image is held in memory
+
+
+def _check_kernel_memory(options: BaselineOptions, images: int) -> None:
+    """Refuse, before any extraction, a kernel map that would not fit in memory (ImageNet-sized training sets)."""
+    gigabytes = images * (options.landmarks + 1) * 4 / 1e9
+    if options.features in KERNEL and gigabytes > KERNEL_MAP_LIMIT_GB:
+        raise ConfigError(f"--features {options.features} on {images:,} training images needs {gigabytes:.0f} GB "
+                          f"for its kernel map (at most {KERNEL_MAP_LIMIT_GB:g}); use --train-limit, fewer "
+                          "--landmarks or --features hog")
 
 
 def _fit_svm(options: BaselineOptions, features: np.ndarray, labels: np.ndarray, num_classes: int,
