@@ -193,7 +193,7 @@ def test_unknown_features_are_refused(tmp_path, capsys):
     assert exit_.value.code == 2
     err = capsys.readouterr().err
     assert "invalid choice: 'surf'" in err and err.count("\n") == 1
-    with pytest.raises(ConfigError, match=r"^unknown --features 'surf'; choose one of: hog, sift-bovw, sift-fisher$"):
+    with pytest.raises(ConfigError, match=r"^unknown --features 'surf'; choose one of: hog-rbf, hog, sift-bovw, sift-fisher$"):
         fit_baseline("surf", "fashion-mnist", tmp_path / "run")
 
 

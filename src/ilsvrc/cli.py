@@ -114,15 +114,20 @@ COMMANDS = [
                 QUIET,
             ]),
     Command(("baseline",), "ilsvrc.baseline.command:baseline_command",
-            "the pre-2012 pipeline: hand-designed features (HOG, dense SIFT + BoVW / Fisher) + linear SVM", [
-                arg("--features", choices=("hog", "sift-bovw", "sift-fisher"), default="hog",
-                    help="hog (HOG + LBP, default), sift-bovw (bag of visual words), sift-fisher (Fisher vectors)"),
+            "the pre-2012 pipeline: hand-designed features (HOG, dense SIFT + BoVW / Fisher) + SVM", [
+                arg("--features", choices=("hog-rbf", "hog", "sift-bovw", "sift-fisher"), default="hog-rbf",
+                    help="hog-rbf (HOG + LBP, RBF-kernel SVM through a Nystroem map, C tuned on held-out training "
+                         "images; default), hog (HOG + LBP, linear SVM), sift-bovw (bag of visual words), "
+                         "sift-fisher (Fisher vectors)"),
                 arg("--data", default="fashion-mnist", help="a dataset name or path (default: fashion-mnist)"),
                 arg("--out", default=None, metavar="RUN_DIR", help="the run folder (default: runs/baseline-FEATURES)"),
                 arg("--split", default="val", help="split to score (default val; test where there is no val)"),
                 arg("--train-limit", type=int, default=None, metavar="N",
                     help="fit on a stratified sample of N training images (default: all)"),
-                arg("--C", type=float, default=None, help="SVM soft-margin constant (default 16)"),
+                arg("--C", type=float, default=None,
+                    help="linear SVM soft-margin constant (default 16; hog-rbf tunes its own C)"),
+                arg("--landmarks", type=int, default=4000, metavar="N",
+                    help="hog-rbf: training images spanning the Nystroem kernel map (default 4000)"),
                 arg("--side", type=int, default=None, metavar="PIXELS",
                     help="bring images to PIXELS x PIXELS first (default: 28-px images as they are for HOG, "
                          "upscaled x2 for SIFT; photos 64 for HOG, 128 for SIFT)"),

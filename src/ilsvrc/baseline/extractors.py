@@ -6,6 +6,7 @@
 
 hog          HOG at two cell sizes + uniform-LBP histograms + the intensities (the hand-designed
              features of the ILSVRC 2010 winner, NEC-UIUC, were HOG and LBP)
+hog-rbf      the same features, classified by RBF-kernel SVMs (Nystroem map, kernel_svm.py)
 sift-bovw    dense SIFT -> k-means bag of visual words, 1x1 + 2x2 spatial pyramid
 sift-fisher  dense SIFT -> PCA -> Fisher vectors over a diagonal GMM, 1x1 + 2x2 pyramid
              (the encoding of ILSVRC 2012's 2nd place, 26.2% top-5 error)
@@ -24,9 +25,10 @@ from ilsvrc.baseline.features import (color_histogram, dense_sift, grayscale, ho
                                       thumbnail)
 from ilsvrc.errors import ConfigError, DataError
 
-FEATURES = ("hog", "sift-bovw", "sift-fisher")
+FEATURES = ("hog-rbf", "hog", "sift-bovw", "sift-fisher")
+KERNEL = {"hog-rbf": "rbf"}  # pipelines whose SVMs are kernel SVMs; the rest are linear
 ENCODE_BATCH = 32  # images whose SIFT descriptors are embedded together (~100 MB for Fisher vectors)
-NAMES = {"hog": "HOG + LBP + linear SVM", "sift-bovw": "dense SIFT + bag of words + linear SVM",
+NAMES = {"hog-rbf": "HOG + LBP + RBF-kernel SVM", "hog": "HOG + LBP + linear SVM", "sift-bovw": "dense SIFT + bag of words + linear SVM",
          "sift-fisher": "dense SIFT + Fisher vectors + linear SVM"}
 
 
@@ -138,7 +140,7 @@ def make_extractor(features: str, side: int, channels: int, color: bool = True) 
     """A new (unfitted) extractor with the defaults measured on Fashion-MNIST."""
     check_features(features)
     bins = 16 if color else 0
-    if features == "hog":
+    if features.startswith("hog"):
         return HogExtractor(side, channels, color_bins=bins)
     encoding = features.removeprefix("sift-")
     return SiftExtractor(side, channels, encoding, vocabulary=256 if encoding == "bovw" else 16, color_bins=bins)

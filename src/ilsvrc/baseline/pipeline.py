@@ -19,7 +19,8 @@ import numpy as np
 import torch
 
 from ilsvrc.baseline.extract import SplitImages, extract, fit_image, stratified_subset
-from ilsvrc.baseline.extractors import NAMES, Extractor, check_features, learned_parameters, make_extractor
+from ilsvrc.baseline.extractors import KERNEL, NAMES, Extractor, check_features, learned_parameters, make_extractor
+from ilsvrc.baseline.kernel_svm import RbfSvm
 from ilsvrc.baseline.svm import LinearSvm
 from ilsvrc.data.images import read_image
 from ilsvrc.data.packing import ensure_packed, scored_split
@@ -32,8 +33,9 @@ DEFAULT_C = 16.0  # measured on Fashion-MNIST: test accuracy rises with C up to 
 
 @dataclass(frozen=True)
 class BaselineOptions:
-    features: str = "hog"
-    C: float = DEFAULT_C  # SVM soft-margin constant (SGD's alpha = 1 / (C n))
+    features: str = "hog-rbf"
+    C: float = DEFAULT_C  # linear SVM soft-margin constant (SGD's alpha = 1 / (C n)); kernel SVMs tune their own
+    landmarks: int = 4000  # kernel SVMs: training images spanning the Nystroem map
     epochs: int = 10  # SGD passes over the training features
     train_limit: int | None = None  # a stratified sample of this many training images
     side: int | None = None  # images are brought to side x side pixels; None: see the module docstring
@@ -44,7 +46,7 @@ class BaselineOptions:
 
     def __post_init__(self):
         check_features(self.features)
-        for name in ("epochs", "train_limit", "side", "fit_images", "workers"):
+        for name in ("epochs", "train_limit", "side", "fit_images", "workers", "landmarks"):
             value = getattr(self, name)
             if value is not None and value < 1:
                 raise ConfigError(f"--{name.replace('_', '-')} must be positive, got {value}")
@@ -59,22 +61,23 @@ SMALL_IMAGE_SIDE = 64  # MNIST, CIFAR: features at (twice for SIFT) their own si
 
 def default_side(features: str, storage: str, native: int) -> int:
     if storage == "raw" and native <= SMALL_IMAGE_SIDE:  # raw storage also holds 256-pixel photos
-        return native if features == "hog" else 2 * native
-    return 64 if features == "hog" else 128
+        return native if features.startswith("hog") else 2 * native
+    return 64 if features.startswith("hog") else 128
 
 
 @dataclass
 class FittedBaseline:
     extractor: Extractor
-    svm: LinearSvm
+    svm: LinearSvm | RbfSvm
     classes: list[str]
     class_names: list[str]
     data: str  # the dataset it was fitted on, as given (a name or a path)
     workers: int | None = None
+    features: str = "hog"  # the pipeline's name (FEATURES): the extractor's, or that of extractor + kernel
 
     @property
     def name(self) -> str:
-        return NAMES[self.extractor.features]
+        return NAMES[self.features]
 
     @property
     def parameters(self) -> int:
@@ -137,31 +140,55 @@ def train_baseline(options: BaselineOptions, data: str = "fashion-mnist", split:
             root = ensure_packed(data)
             split = scored_split(root, split)
             PackedDataset(root, split)  # a missing or truncated shard of the scored split fails now, not after fitting
-            baseline, train_images, feature_dim = _fit(options, root, data, timings)
+            baseline, fit_facts = _fit(options, root, data, timings)
         with timings.stage("eval_features_s"):
             scores = baseline.run_scores(str(root), split)
-    facts = {"train_images": train_images, "feature_dim": feature_dim, "packed": str(root), "timings": timings}
+    facts = fit_facts | {"packed": str(root), "timings": timings}
     return baseline, scores, facts
 
 
-def _fit(options: BaselineOptions, root: Path, data: str, timings: Timings) -> tuple[FittedBaseline, int, int]:
-    """The fitted baseline, the number of training images and the feature dimension."""
+def _fit(options: BaselineOptions, root: Path, data: str, timings: Timings) -> tuple[FittedBaseline, dict]:
+    """The fitted baseline, and facts: the number of training images, the feature dimension, C's tuning."""
     train = PackedDataset(root, "train")
     extractor = make_extractor(options.features, *_geometry(train, options), options.color)
     labels = train.labels()
     indices = stratified_subset(labels, options.train_limit, options.seed)
+    _check_kernel_memory(options, len(indices))
     source = SplitImages(str(root), "train", extractor.side, extractor.channels)
     with timings.stage("fit_features_s"):
         _fit_features(extractor, source, indices, options)
     with timings.stage("train_features_s"):
         features = extract(extractor, source, indices, options.workers, "train features")
     with timings.stage("svm_s"):
-        svm = LinearSvm.fit(features, labels[indices], len(train.classes), options.C, options.epochs,
-                            options.seed, options.workers or -1)
+        svm, tuning = _fit_svm(options, features, labels[indices], len(train.classes))
     # A path is kept absolute, so that `ilsvrc eval RUN` finds the data from any folder; a name as is.
     data = str(Path(data).resolve()) if Path(data).exists() else str(data)
-    baseline = FittedBaseline(extractor, svm, list(train.classes), list(train.class_names), data, options.workers)
-    return baseline, len(indices), int(features.shape[1])
+    baseline = FittedBaseline(extractor, svm, list(train.classes), list(train.class_names), data, options.workers,
+                              options.features)
+    facts = {"train_images": len(indices), "feature_dim": int(features.shape[1])}
+    return baseline, facts | ({"svm_tuning": tuning} if tuning else {})
+
+
+KERNEL_MAP_LIMIT_GB = 8.0  # the Nystroem map of every training image is held in memory
+
+
+def _check_kernel_memory(options: BaselineOptions, images: int) -> None:
+    """Refuse, before any extraction, a kernel map that would not fit in memory (ImageNet-sized training sets)."""
+    gigabytes = images * (options.landmarks + 1) * 4 / 1e9
+    if options.features in KERNEL and gigabytes > KERNEL_MAP_LIMIT_GB:
+        raise ConfigError(f"--features {options.features} on {images:,} training images needs {gigabytes:.0f} GB "
+                          f"for its kernel map (at most {KERNEL_MAP_LIMIT_GB:g}); use --train-limit, fewer "
+                          "--landmarks or --features hog")
+
+
+def _fit_svm(options: BaselineOptions, features: np.ndarray, labels: np.ndarray, num_classes: int,
+             ) -> tuple[LinearSvm | RbfSvm, dict | None]:
+    """The SVMs, and for kernel SVMs the C picked on held-out training images with their accuracies."""
+    if options.features not in KERNEL:
+        return LinearSvm.fit(features, labels, num_classes, options.C, options.epochs, options.seed,
+                             options.workers or -1), None
+    svm, tuning = RbfSvm.fit(features, labels, num_classes, options.landmarks, seed=options.seed)
+    return svm, tuning
 
 
 def _geometry(train: PackedDataset, options: BaselineOptions) -> tuple[int, int]:

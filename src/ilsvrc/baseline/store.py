@@ -19,7 +19,8 @@ from pathlib import Path
 
 import numpy as np
 
-from ilsvrc.baseline.extractors import extractor_config, restore_extractor
+from ilsvrc.baseline.extractors import KERNEL, extractor_config, restore_extractor
+from ilsvrc.baseline.kernel_svm import RbfSvm
 from ilsvrc.baseline.pipeline import FittedBaseline
 from ilsvrc.baseline.svm import LinearSvm
 from ilsvrc.errors import ConfigError, DataError
@@ -62,9 +63,11 @@ def load_baseline(run_dir: str | Path, workers: int | None = None) -> FittedBase
     arrays = _read_npz(path, record.get("model_sha256"))
     try:
         extractor = restore_extractor(record["extractor"], arrays)
-        svm = LinearSvm.from_arrays({k.removeprefix("svm."): v for k, v in arrays.items()})
+        svm_arrays = {k.removeprefix("svm."): v for k, v in arrays.items() if k.startswith("svm.")}
+        features = record.get("features", record["extractor"]["features"])
+        svm = (RbfSvm if features in KERNEL else LinearSvm).from_arrays(svm_arrays)
         return FittedBaseline(extractor, svm, list(record["classes"]), list(record["class_names"]), record["data"],
-                              workers)
+                              workers, features)
     except (KeyError, TypeError, ValueError) as e:
         raise DataError(path, f"does not match {RECORD} (missing or unexpected {e})") from None
 

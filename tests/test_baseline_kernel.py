@@ -1,0 +1,134 @@
+"""RBF-kernel SVMs through a Nystroem map: the map against the kernel, the solver against liblinear, toy data."""
+import json
+
+import numpy as np
+import pytest
+import torch
+
+from ilsvrc.baseline import BaselineOptions, load_baseline
+from ilsvrc.baseline.command import fit_and_save
+from ilsvrc.baseline.kernel_svm import (Gram, RbfSvm, nystroem_basis, rbf_kernel, signs, squared_distances,
+                                        squared_hinge_svm)
+from ilsvrc.baseline.svm import LinearSvm
+from ilsvrc.data.prepare import PackOptions, prepare
+from test_baseline import gratings
+from fixtures import write_split
+
+
+def circles(n: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
+    """Two concentric rings in 2-D with 3 noise dimensions: no hyperplane separates them, a Gaussian kernel does."""
+    rng = np.random.default_rng(seed)
+    labels = np.arange(n) % 2
+    angle = rng.uniform(0, 2 * np.pi, n)
+    radius = np.where(labels == 1, 3.0, 1.0) + rng.normal(0, 0.15, n)
+    x = np.column_stack([radius * np.cos(angle), radius * np.sin(angle), rng.normal(0, 0.3, (n, 3))])
+    return x.astype(np.float32), labels
+
+
+def test_squared_distances_and_kernel_by_hand():
+    a = torch.tensor([[0.0, 0.0], [3.0, 4.0]])
+    b = torch.tensor([[0.0, 0.0], [0.0, 1.0]])
+    torch.testing.assert_close(squared_distances(a, b), torch.tensor([[0.0, 1.0], [25.0, 18.0]]))
+    torch.testing.assert_close(rbf_kernel(a, b, 0.5), torch.exp(torch.tensor([[0.0, -0.5], [-12.5, -9.0]])))
+
+
+def test_the_map_is_exact_at_the_landmarks_and_equals_scikit_learns_nystroem_elsewhere():
+    from sklearn.kernel_approximation import Nystroem
+
+    rng = np.random.default_rng(0)
+    landmarks, others = rng.normal(size=(30, 4)).astype(np.float32), rng.normal(size=(50, 4)).astype(np.float32)
+    basis = nystroem_basis(torch.from_numpy(landmarks), 0.3)
+    z_l = rbf_kernel(torch.from_numpy(landmarks), torch.from_numpy(landmarks), 0.3) @ basis
+    torch.testing.assert_close(z_l @ z_l.T, rbf_kernel(torch.from_numpy(landmarks), torch.from_numpy(landmarks), 0.3),
+                               atol=1e-4, rtol=0)
+    z = rbf_kernel(torch.from_numpy(others), torch.from_numpy(landmarks), 0.3) @ basis
+    reference = Nystroem(gamma=0.3, n_components=30).fit(landmarks).transform(others)  # all 30 as its basis
+    np.testing.assert_allclose((z @ z.T).numpy(), reference @ reference.T, atol=1e-4)
+
+
+def test_with_every_image_a_landmark_the_map_gives_the_exact_kernel():
+    x = torch.from_numpy(circles(40, 0)[0])
+    z = rbf_kernel(x, x, 0.5) @ nystroem_basis(x, 0.5)
+    torch.testing.assert_close(z @ z.T, rbf_kernel(x, x, 0.5), atol=1e-4, rtol=0)
+
+
+def test_solver_reaches_liblinears_squared_hinge_svm():
+    from sklearn.svm import LinearSVC
+
+    rng = np.random.default_rng(1)
+    x = np.column_stack([rng.normal(size=(120, 6)), np.ones(120)]).astype(np.float32)  # the bias as a feature
+    labels = (x[:, :3] @ np.array([1.0, -2.0, 0.5]) + rng.normal(0, 0.8, 120) > 0).astype(int) + \
+        (x[:, 3] > 0.8).astype(int)  # 3 overlapping classes
+    z, y = torch.from_numpy(x), signs(torch.from_numpy(labels), 3)
+    w = squared_hinge_svm(z, y, 2.0, Gram.of(z.T @ z, (z.T @ y).double()), steps=60)
+    reference = LinearSVC(C=2.0, loss="squared_hinge", fit_intercept=False, tol=1e-10, max_iter=100_000).fit(x, labels)
+    np.testing.assert_allclose(w.T.numpy(), reference.coef_, atol=2e-3)
+
+
+def test_least_squares_start_is_the_closed_form_ridge_solution():
+    rng = np.random.default_rng(2)
+    z = torch.from_numpy(rng.normal(size=(40, 5)))
+    y = signs(torch.from_numpy(np.arange(40) % 2), 2).double()
+    w = Gram.of(z.T @ z, z.T @ y).least_squares(C=0.5)
+    # d/dw ||w||^2 / 2 + C ||y - z w||^2 = 0  <=>  (I + 2 C z'z) w = 2 C z'y
+    expected = torch.linalg.solve(torch.eye(5, dtype=torch.float64) + 2 * 0.5 * z.T @ z, 2 * 0.5 * z.T @ y)
+    torch.testing.assert_close(w.double(), expected, atol=1e-5, rtol=1e-5)
+
+
+def test_kernel_svm_separates_rings_a_linear_svm_cannot():
+    x, labels = circles(400, 0)
+    x_test, labels_test = circles(200, 1)
+    svm, facts = RbfSvm.fit(x, labels, 2, landmarks=100)
+    assert (svm.decision(x_test).argmax(1) == labels_test).mean() >= 0.98
+    assert (LinearSvm.fit(x, labels, 2).decision(x_test).argmax(1) == labels_test).mean() < 0.75
+    assert svm.decision(x_test).shape == (200, 2) and svm.landmarks.shape == (100, 5) and facts["landmarks"] == 100
+    assert facts["C"] in (3.0, 10.0, 30.0) and set(facts["val_accuracy"]) == {"3", "10", "30"}
+
+
+def test_arrays_round_trip_gives_the_same_decisions():
+    x, labels = circles(100, 2)
+    svm, _ = RbfSvm.fit(x, labels, 2, landmarks=20)
+    again = RbfSvm.from_arrays({k: v.copy() for k, v in svm.arrays().items()})
+    np.testing.assert_array_equal(again.decision(x), svm.decision(x))
+    assert svm.parameters == 5 + 5 + 20 * 5 + 1 + 20 * 2 + 2
+
+
+def test_too_few_images_to_hold_out_use_the_grids_middle_C():
+    x, labels = circles(12, 3)
+    _, facts = RbfSvm.fit(x, labels, 2, landmarks=6)
+    assert facts["C"] == 10.0 and facts["val_accuracy"] == {}
+
+
+def test_hog_rbf_run_reloads_and_scores_as_at_fit_time(tmp_path):
+    write_split(tmp_path / "raw", *gratings(30, seed=0), "train", gz=True)
+    write_split(tmp_path / "raw", *gratings(10, seed=1), "t10k", gz=True)
+    prepare(tmp_path / "raw", tmp_path / "packed", options=PackOptions())
+    baseline, scores = fit_and_save(BaselineOptions("hog-rbf", workers=1, landmarks=50), tmp_path / "packed",
+                                    tmp_path / "run")
+    assert scores.result()["top1_error"] <= 0.1 and baseline.name == "HOG + LBP + RBF-kernel SVM"
+    reloaded = load_baseline(tmp_path / "run")
+    assert isinstance(reloaded.svm, RbfSvm) and reloaded.name == baseline.name
+    assert torch.equal(reloaded.run_scores().scores, scores.scores)
+    record = json.loads((tmp_path / "run" / "baseline.json").read_text())
+    assert record["features"] == "hog-rbf" and record["svm_tuning"]["landmarks"] == 50
+    assert record["params"] == baseline.parameters == reloaded.parameters
+
+
+@pytest.mark.parametrize("landmarks", [0, -3])
+def test_landmarks_must_be_positive(landmarks):
+    from ilsvrc.errors import ConfigError
+
+    with pytest.raises(ConfigError, match=f"^--landmarks must be positive, got {landmarks}$"):
+        BaselineOptions("hog-rbf", landmarks=landmarks)
+
+
+def test_a_kernel_map_too_large_for_memory_is_refused_before_extraction(monkeypatch):
+    from ilsvrc.baseline import pipeline
+    from ilsvrc.errors import ConfigError
+
+    pipeline._check_kernel_memory(BaselineOptions("hog-rbf", landmarks=4000), 60_000)  # Fashion-MNIST: 1 GB
+    pipeline._check_kernel_memory(BaselineOptions("hog", landmarks=4000), 1_281_167)  # linear: no map
+    with pytest.raises(ConfigError, match=r"^--features hog-rbf on 1,281,167 training images needs 21 GB for its "
+                                          r"kernel map \(at most 8\); use --train-limit, fewer --landmarks or "
+                                          r"--features hog$"):
+        pipeline._check_kernel_memory(BaselineOptions("hog-rbf", landmarks=4000), 1_281_167)
