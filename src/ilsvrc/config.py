@@ -61,7 +61,7 @@ class ModelSection:
 
 @dataclass
 class OptimConfig:
-    name: str = "sgd"  # sgd (the paper) or adamw
+    name: str = "sgd"  # sgd (the paper), adamw, or lars (layer-wise rates for very large batches, docs/SCALING.md)
     lr: float = 0.01
     momentum: float = 0.9
     weight_decay: float = 5e-4
@@ -70,9 +70,11 @@ class OptimConfig:
     label_smoothing: float = 0.0
     lr_in_velocity: bool = False  # sgd: the paper's v <- m v - wd lr w - lr g (True) or torch's lr outside (False)
     decay_biases: bool = True  # weight decay on biases too (the paper's formula) or on weights only
+    lars_eta: float = 0.001  # lars: the trust coefficient (You et al. 2017)
 
     def __post_init__(self):
-        _check(self.name in ("sgd", "adamw"), f"optim.name must be 'sgd' or 'adamw', got {self.name!r}")
+        _check(self.name in ("sgd", "adamw", "lars"), f"optim.name must be sgd, adamw or lars, got {self.name!r}")
+        _check(self.lars_eta > 0, f"optim.lars_eta must be positive, got {self.lars_eta}")
         _check(not (self.lr_in_velocity and (self.name != "sgd" or self.nesterov)),
                "optim.lr_in_velocity is the paper's plain momentum SGD: it needs optim.name=sgd and nesterov false")
         _check(self.lr > 0 and self.batch_size >= 1, "optim.lr and optim.batch_size must be positive")

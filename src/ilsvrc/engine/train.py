@@ -37,7 +37,7 @@ from ilsvrc.engine.devices import autocast, device_for
 from ilsvrc.engine.distributed import World
 from ilsvrc.engine.epoch import EpochTally, train_one_epoch
 from ilsvrc.engine.evaluation import evaluate
-from ilsvrc.engine.optim import PaperSGD
+from ilsvrc.engine.optim import Lars, PaperSGD
 from ilsvrc.engine.pipeline import Pipeline
 from ilsvrc.engine.schedule import Schedule, make_schedule
 from ilsvrc.engine.stopping import RunStopped, StopSignals, signal_name
@@ -69,6 +69,8 @@ def make_optimizer(config: RunConfig, model: torch.nn.Module) -> torch.optim.Opt
     params = parameter_groups(model, o.weight_decay, o.decay_biases)
     if o.name == "adamw":
         return fused_if_supported(torch.optim.AdamW, params, lr=o.lr, weight_decay=o.weight_decay)
+    if o.name == "lars":
+        return Lars(params, lr=o.lr, momentum=o.momentum, weight_decay=o.weight_decay, eta=o.lars_eta)
     if o.lr_in_velocity:
         return PaperSGD(params, lr=o.lr, momentum=o.momentum, weight_decay=o.weight_decay)
     return fused_if_supported(torch.optim.SGD, params, lr=o.lr, momentum=o.momentum, weight_decay=o.weight_decay,
