@@ -26,17 +26,19 @@ class PaperSGD(torch.optim.Optimizer):
                 loss = closure()
         for group in self.param_groups:
             lr, momentum, decay = group["lr"], group["momentum"], group["weight_decay"]
-            for p in group["params"]:
-                if p.grad is None:
-                    continue
-                state = self.state[p]
-                if "velocity" not in state:
-                    state["velocity"] = torch.zeros_like(p, memory_format=torch.preserve_format)
-                v = state["velocity"]
-                v.mul_(momentum).add_(p.grad, alpha=-lr)
-                if decay:
-                    v.add_(p, alpha=-decay * lr)
-                p.add_(v)
+            params = [p for p in group["params"] if p.grad is not None]
+            for p in params:
+                if "velocity" not in self.state[p]:
+                    self.state[p]["velocity"] = torch.zeros_like(p, memory_format=torch.preserve_format)
+            if not params:
+                continue
+            velocities = [self.state[p]["velocity"] for p in params]
+            # Multi-tensor ops: one kernel launch per step of the formula for all tensors, not one per tensor.
+            torch._foreach_mul_(velocities, momentum)
+            torch._foreach_add_(velocities, [p.grad for p in params], alpha=-lr)
+            if decay:
+                torch._foreach_add_(velocities, params, alpha=-decay * lr)
+            torch._foreach_add_(params, velocities)
         return loss
 
 

@@ -1,7 +1,7 @@
 """The `gpu` experiment: the arithmetic argument of 2012, on the devices of this machine.
 
 On each device present: square matrix products (GFLOP/s, bench.matmul) and one training step of the full
-AlexNet (224x224, bf16, channels_last: `ilsvrc train`'s own step, bench.train_step), timed after a warm-up;
+AlexNet (224x224: `ilsvrc train`'s own step with the paper preset in bf16, bench.train_step), timed after a warm-up;
 and the wall time the paper's ~90 epochs of 1.28M images would take at that rate.
 """
 from __future__ import annotations
@@ -11,7 +11,7 @@ import time
 import torch
 
 from ilsvrc.bench.matmul import matmul_gflops
-from ilsvrc.bench.train_step import make_step
+from ilsvrc.bench.train_step import training_step
 from ilsvrc.experiment.runner import Context
 from ilsvrc.models import create_model
 
@@ -32,7 +32,7 @@ def step_rate(device: str, batch: int, steps: int = 2) -> float:
     model = create_model("alexnet").to(dev).train()
     x = torch.randn(batch, 3, 224, 224, device=dev)
     y = torch.randint(0, 1000, (batch,), device=dev)
-    step = make_step(model, x, y, "bf16", True, False, tuned=True)
+    step = training_step(model, x, y, compile=False)
     step()
     if dev.type == "cuda":
         torch.cuda.synchronize()
