@@ -16,7 +16,7 @@ from ilsvrc.engine.train import build_model
 from ilsvrc.engine.pipeline import Pipeline
 from ilsvrc.experiment.catalogue import EXPERIMENTS
 from ilsvrc.experiment.command import run_experiment
-from ilsvrc.experiment.registry import TRAIN_ARMS, Budget
+from ilsvrc.experiment.registry import Budget, Experiment
 from ilsvrc.experiment.result import read_result
 from ilsvrc.experiment.runner import arm_config, make_context
 from ilsvrc.experiment.subsets import stratified
@@ -32,7 +32,7 @@ def packed(tmp_path_factory):
     return packed_learnable(tmp_path_factory.mktemp("experiment"), train=90, test=30)
 
 
-def tiny(name: str, **extra) -> "Experiment":  # noqa: F821
+def tiny(name: str, **extra) -> Experiment:
     e = EXPERIMENTS[name]
     return dataclasses.replace(e, quick=TINY, extra={**e.extra, **extra})
 
