@@ -28,7 +28,8 @@ from ilsvrc.errors import ConfigError, DataError
 FEATURES = ("hog-rbf", "hog", "sift-bovw", "sift-fisher")
 KERNEL = {"hog-rbf": "rbf"}  # pipelines whose SVMs are kernel SVMs; the rest are linear
 ENCODE_BATCH = 32  # images whose SIFT descriptors are embedded together (~100 MB for Fisher vectors)
-NAMES = {"hog-rbf": "HOG + LBP + RBF-kernel SVM", "hog": "HOG + LBP + linear SVM", "sift-bovw": "dense SIFT + bag of words + linear SVM",
+NAMES = {"hog-rbf": "HOG + LBP + RBF-kernel SVM", "hog": "HOG + LBP + linear SVM",
+         "sift-bovw": "dense SIFT + bag of words + linear SVM",
          "sift-fisher": "dense SIFT + Fisher vectors + linear SVM"}
 
 
