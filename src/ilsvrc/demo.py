@@ -116,7 +116,8 @@ def _print_results(results: dict, data: str, budget: Budget) -> None:
     print(format_table(results["entries"], f"Results on {data}{label}:"))
     m = results["margin"]
     if m:
-        print(f"  margin: {m['convnet']} beats {m['traditional']} by {m['top1_points']:.2f} points top-1, "
+        verb = "beats" if m["top1_points"] >= 0 else "trails"  # a short run can leave the ConvNet behind
+        print(f"  margin: {m['convnet']} {verb} {m['traditional']} by {abs(m['top1_points']):.2f} points top-1, "
               f"{m['top5_points']:.2f} points top-5")
     print()
     print(format_paper_table())
