@@ -37,6 +37,10 @@ def test_a_tiny_sweep_runs_every_crowd_and_method(tmp_path):
     assert {r["crowd"] for r in results["rows"]} == {"classic", "spammy"}
     assert json.loads((tmp_path / "out" / "crowds.json").read_text())["summary"] == results["summary"]
     assert "| spammy | 10 | majority |" in (tmp_path / "out" / "crowds.md").read_text()
+    assert cli.main(["report", str(tmp_path / "out"), "--out", str(tmp_path / "report")]) == 0
+    report = (tmp_path / "report" / "report.md").read_text()
+    assert "Which aggregator, crowd by crowd" in report and "| spammy | 10 | majority |" in report
+    assert report.count("| classic | 1 |") >= 2  # the best-method table and the full one
 
 
 def test_bad_seed_count_is_a_one_line_error(capsys):

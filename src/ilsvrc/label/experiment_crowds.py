@@ -22,7 +22,8 @@ import numpy as np
 
 from ilsvrc.data.packing import ensure_packed
 from ilsvrc.data.readers.packed import PackedDataset
-from ilsvrc.files import check_output_folder, make_output_folder, write_json_atomic, write_text_atomic
+from ilsvrc.files import (check_output_folder, make_output_folder, read_json_record, write_json_atomic,
+                          write_text_atomic)
 from ilsvrc.label.aggregate import METHODS
 from ilsvrc.label.crowd_types import PRESETS
 from ilsvrc.label.experiment import Budget, Context, first_answers
@@ -96,21 +97,51 @@ def best_methods(summary: list[dict]) -> list[dict]:
     return list(best.values())
 
 
-def markdown(results: dict) -> str:
-    lines = [f"Crowd types x methods, labels only: {results['data']}, {results['per_class']} members per class, "
-             f"seeds {', '.join(map(str, results['seeds']))}; mean +- spread (standard deviation) over seeds.", "",
-             "| crowd | workers / image | method | question accuracy | cost / kept image | gain over majority |",
-             "|---|---|---|---|---|---|"]
+SUMMARY_HEADER = ["crowd", "workers / image", "method", "question accuracy", "cost / kept image",
+                  "gain over majority"]
+BEST_HEADER = ["crowd", "workers / image", "best method", "accuracy", "gain over majority"]
+
+
+def _gain(gain: float, spread: float) -> str:
+    return f"{gain * 100:+.2f} +- {spread * 100:.2f} pt" + ("" if gain > spread else " (no gain)")
+
+
+def summary_rows(results: dict) -> list[list[str]]:
+    """Every crowd, k and method: accuracy and cost (mean +- spread) and the paired gain over majority."""
+    rows = []
     for row in results["summary"]:
-        (acc, acc_sd), (cost, cost_sd), (gain, gain_sd) = row["accuracy"], row["cost_per_image"], row["gain"]
-        verdict = "-" if row["method"] == "majority" else \
-            f"{gain * 100:+.2f} +- {gain_sd * 100:.2f} pt" + ("" if gain > gain_sd else " (no gain)")
-        lines.append(f"| {row['crowd']} | {row['workers']} | {row['method']} | {acc:.2%} +- {acc_sd:.2%} | "
-                     f"${cost:.3f} +- {cost_sd:.3f} | {verdict} |")
-    lines += ["", "Best method per crowd and workers per image:", "",
-              "| crowd | workers / image | best method | accuracy | gain over majority |", "|---|---|---|---|---|"]
-    for row in best_methods(results["summary"]):
-        gain, spread = row["gain"]
-        lines.append(f"| {row['crowd']} | {row['workers']} | {row['method']} | {row['accuracy'][0]:.2%} | "
-                     f"{gain * 100:+.2f} +- {spread * 100:.2f} pt{'' if gain > spread else ' (no gain)'} |")
+        (acc, acc_sd), (cost, cost_sd), gain = row["accuracy"], row["cost_per_image"], row["gain"]
+        rows.append([row["crowd"], str(row["workers"]), row["method"], f"{acc:.2%} +- {acc_sd:.2%}",
+                     f"${cost:.3f} +- {cost_sd:.3f}", "-" if row["method"] == "majority" else _gain(*gain)])
+    return rows
+
+
+def best_rows(results: dict) -> list[list[str]]:
+    """Per crowd and k, the most accurate method and its gain over majority."""
+    return [[row["crowd"], str(row["workers"]), row["method"], f"{row['accuracy'][0]:.2%}", _gain(*row["gain"])]
+            for row in best_methods(results["summary"])]
+
+
+def description(results: dict) -> str:
+    return (f"Crowd types x methods, labels only: {results['data']}, {results['per_class']} members per class, "
+            f"seeds {', '.join(map(str, results['seeds']))}; mean +- spread (standard deviation) over seeds.")
+
+
+def markdown(results: dict) -> str:
+    def table(header, rows):
+        return ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)] + \
+               ["| " + " | ".join(r) + " |" for r in rows]
+
+    lines = [description(results), ""] + table(SUMMARY_HEADER, summary_rows(results))
+    lines += ["", "Best method per crowd and workers per image:", ""] + table(BEST_HEADER, best_rows(results))
     return "\n".join(lines) + "\n"
+
+
+def is_crowds_folder(path: Path) -> bool:
+    return (Path(path) / "crowds.json").is_file()
+
+
+def read_crowds(folder: Path) -> dict:
+    """The results `ilsvrc label experiment --crowds` saved in `folder`."""
+    return read_json_record(Path(folder) / "crowds.json", FORMAT, "crowd sweep record",
+                            "not a folder written by `ilsvrc label experiment --crowds`")

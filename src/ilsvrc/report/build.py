@@ -14,9 +14,10 @@ from pathlib import Path
 from ilsvrc import scoring
 from ilsvrc.engine.evaluation import RunScores
 from ilsvrc.errors import ConfigError, DataError
+from ilsvrc.label.experiment_crowds import is_crowds_folder, read_crowds
 from ilsvrc.label.experiment_report import is_experiment_folder, read_experiment
 from ilsvrc.report import claims, sections
-from ilsvrc.report.crowd import crowd_section
+from ilsvrc.report.crowd import crowd_section, crowds_section
 from ilsvrc.report.convnet import LoadedConvNet, first_layer_weights, load_convnet
 from ilsvrc.report.document import Document, Paragraph, Section
 from ilsvrc.report.examples import as_probabilities, class_names, one_right, pick_examples, top_k
@@ -39,6 +40,8 @@ def build_document(runs: list[Path], data: str | None, title: str, context: dict
         raise ConfigError(f"report: the feature pool must hold at least 1 training image, got {feature_pool}")
     experiment_folders = [r for r in runs if is_experiment_folder(r)]
     experiments = [read_experiment(r) for r in experiment_folders]
+    crowd_sweeps = [r for r in runs if r not in experiment_folders and is_crowds_folder(r)]
+    experiment_folders += crowd_sweeps
     claim_folders = [r for r in runs if r not in experiment_folders and claims.is_experiments_folder(r)]
     runs = [r for r in runs if r not in experiment_folders and r not in claim_folders]
     document = Document(title, notes=[str(n) for n in context.get("notes", [])])
@@ -52,6 +55,7 @@ def build_document(runs: list[Path], data: str | None, title: str, context: dict
             document.sections.append(sections.curves_section(convnets))
         document.sections += figure_sections(entries, data, device, feature_pool)
     document.sections += [crowd_section(results, i) for i, results in enumerate(experiments)]
+    document.sections += [crowds_section(read_crowds(r)) for r in crowd_sweeps]
     return document
 
 

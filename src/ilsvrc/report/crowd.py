@@ -1,10 +1,12 @@
-"""The report's section for a folder of `ilsvrc label experiment`: its job, table and figure.
+"""The report's sections for folders of `ilsvrc label experiment`: its job, table and figure; and the
+crowd-type sweep of `ilsvrc label experiment --crowds`: which method to use, crowd by crowd.
 
     crowd_section(read_experiment(Path("runs/label-experiment")), index=0)
+    crowds_section(read_crowds(Path("runs/label-crowds")))
 """
 from __future__ import annotations
 
-from ilsvrc.label import experiment_report
+from ilsvrc.label import experiment_crowds, experiment_report
 from ilsvrc.report.document import Figure, Paragraph, Section, Table
 
 
@@ -18,4 +20,15 @@ def crowd_section(results: dict, index: int) -> Section:
                alt="precision, recall, cost per kept image and test accuracy against workers per image",
                caption="Label quality, cost and the accuracy of LeNet-5 trained on each label set, by workers per "
                        "image and aggregation method."),
+    ])
+
+
+def crowds_section(results: dict) -> Section:
+    best, summary = experiment_crowds.best_rows(results), experiment_crowds.summary_rows(results)
+    return Section("Which aggregator, crowd by crowd", [
+        Paragraph(experiment_crowds.description(results) + " Where a method does not beat majority by more than "
+                  "its spread over seeds, the table says \"no gain\"."),
+        Table(experiment_crowds.BEST_HEADER, best, "lrlrr", caption="The most accurate method per crowd type and "
+              "answers per question"),
+        Table(experiment_crowds.SUMMARY_HEADER, summary, "lrlrrr", caption="Every method on every crowd type"),
     ])
