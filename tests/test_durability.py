@@ -12,7 +12,7 @@ import torch
 from ilsvrc import files
 from ilsvrc.data.shards import Shard, write_shard
 from ilsvrc.engine.checkpoint import load_checkpoint, save_checkpoint
-from ilsvrc.engine.train import RunLog
+from ilsvrc.engine.run_log import RunLog
 from ilsvrc.errors import DataError
 from ilsvrc.label.votes import write_csv
 

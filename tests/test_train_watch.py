@@ -14,6 +14,7 @@ from ilsvrc.config import load_config
 from ilsvrc.data.prepare import PackOptions, prepare
 from ilsvrc.engine import train as train_module
 from ilsvrc.engine import watch
+from ilsvrc.engine.run_log import METRICS
 from ilsvrc.engine.checkpoint import load_checkpoint
 from ilsvrc.engine.train import train
 from fixtures import kill_and_resume, reference_run, write_split
@@ -142,7 +143,7 @@ def check_run_files(run, reference):
     if (run / "metrics.csv").exists():
         with open(run / "metrics.csv", newline="") as f:
             rows = list(csv.reader(f))
-        assert rows[0] == list(train_module.METRICS) and all(len(r) == len(rows[0]) for r in rows)
+        assert rows[0] == list(METRICS) and all(len(r) == len(rows[0]) for r in rows)
     if (run / "config.yaml").exists():
         load_config(str(run / "config.yaml"))
     if (run / "summary.json").exists():

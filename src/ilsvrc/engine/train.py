@@ -15,7 +15,6 @@ every rank trains on its share of each global batch and rank 0 writes RUN_DIR.
 from __future__ import annotations
 
 import contextlib
-import csv
 import dataclasses
 import math
 import sys
@@ -39,16 +38,16 @@ from ilsvrc.engine.epoch import EpochTally, train_one_epoch
 from ilsvrc.engine.evaluation import evaluate
 from ilsvrc.engine.optim import Lars, PaperSGD
 from ilsvrc.engine.pipeline import Pipeline
+from ilsvrc.engine.run_log import RunLog
 from ilsvrc.engine.schedule import Schedule, make_schedule
 from ilsvrc.engine.stopping import RunStopped, StopSignals, signal_name
 from ilsvrc.errors import ConfigError
-from ilsvrc.files import write_json_atomic, written_atomically
+from ilsvrc.files import write_json_atomic
 from ilsvrc.models import config_to_dict, create_model
 from ilsvrc.models.registry import model_class
 
 # An epoch trained but not validated (train.eval_every): NaN in metrics.csv, never the best checkpoint.
 NOT_VALIDATED = {"top1_error": math.nan, "top5_error": math.nan}
-METRICS = ("epoch", "train_loss", "train_error", "val_top1_error", "val_top5_error", "lr", "seconds", "img_s")
 
 
 def build_model(config: RunConfig, pipeline: Pipeline, num_classes: int) -> torch.nn.Module:
@@ -113,45 +112,6 @@ def make_step(model, optimizer, config: RunConfig, device: torch.device):
         return loss.detach(), logits.detach()
 
     return step
-
-
-class RunLog:
-    """metrics.csv (rewritten atomically per epoch: a kill never leaves half a row) and TensorBoard,
-    when it is installed."""
-
-    def __init__(self, run_dir: Path, resume: bool):
-        self.path = run_dir / "metrics.csv"
-        if not resume or not self.path.exists():
-            self._rewrite([METRICS])
-        try:
-            from torch.utils.tensorboard import SummaryWriter
-            self.tb = SummaryWriter(str(run_dir / "tensorboard"))
-        except ImportError:
-            self.tb = None
-
-    def _rows(self) -> list[list[str]]:
-        with open(self.path, newline="") as f:
-            return list(csv.reader(f))
-
-    def _rewrite(self, rows: list) -> None:
-        with written_atomically(self.path, "w", newline="") as f:
-            csv.writer(f).writerows(rows)
-
-    def truncate(self, epochs: int) -> None:
-        """Drop rows past `epochs` (left by a run that stopped after its last checkpoint)."""
-        rows = self._rows()
-        self._rewrite(rows[:1] + [r for r in rows[1:] if int(r[0]) <= epochs])
-
-    def write(self, row: dict) -> None:
-        self._rewrite(self._rows() + [[_fmt(row[k]) for k in METRICS]])
-        if self.tb:
-            for key in METRICS[1:]:
-                self.tb.add_scalar(key, row[key], row["epoch"])
-            self.tb.flush()
-
-
-def _fmt(value) -> str:
-    return f"{value:.6g}" if isinstance(value, float) else str(value)
 
 
 def is_validation_epoch(epoch: int, epochs: int, every: int) -> bool:
