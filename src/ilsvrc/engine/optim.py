@@ -14,9 +14,8 @@ from __future__ import annotations
 import torch
 
 
-class PaperSGD(torch.optim.Optimizer):
-    def __init__(self, params, lr: float, momentum: float = 0.9, weight_decay: float = 0.0):
-        super().__init__(params, {"lr": lr, "momentum": momentum, "weight_decay": weight_decay})
+class _VelocityOptimizer(torch.optim.Optimizer):
+    """What both rules share: the closure, and each parameter group updated by `_group_step`."""
 
     @torch.no_grad()
     def step(self, closure=None):
@@ -25,24 +24,35 @@ class PaperSGD(torch.optim.Optimizer):
             with torch.enable_grad():
                 loss = closure()
         for group in self.param_groups:
-            lr, momentum, decay = group["lr"], group["momentum"], group["weight_decay"]
-            params = [p for p in group["params"] if p.grad is not None]
-            for p in params:
-                if "velocity" not in self.state[p]:
-                    self.state[p]["velocity"] = torch.zeros_like(p, memory_format=torch.preserve_format)
-            if not params:
-                continue
-            velocities = [self.state[p]["velocity"] for p in params]
-            # Multi-tensor ops: one kernel launch per step of the formula for all tensors, not one per tensor.
-            torch._foreach_mul_(velocities, momentum)
-            torch._foreach_add_(velocities, [p.grad for p in params], alpha=-lr)
-            if decay:
-                torch._foreach_add_(velocities, params, alpha=-decay * lr)
-            torch._foreach_add_(params, velocities)
+            self._group_step(group)
         return loss
 
+    def _group_step(self, group: dict) -> None:
+        raise NotImplementedError
 
-class Lars(torch.optim.Optimizer):
+
+class PaperSGD(_VelocityOptimizer):
+    def __init__(self, params, lr: float, momentum: float = 0.9, weight_decay: float = 0.0):
+        super().__init__(params, {"lr": lr, "momentum": momentum, "weight_decay": weight_decay})
+
+    def _group_step(self, group: dict) -> None:
+        lr, momentum, decay = group["lr"], group["momentum"], group["weight_decay"]
+        params = [p for p in group["params"] if p.grad is not None]
+        for p in params:
+            if "velocity" not in self.state[p]:
+                self.state[p]["velocity"] = torch.zeros_like(p, memory_format=torch.preserve_format)
+        if not params:
+            return
+        velocities = [self.state[p]["velocity"] for p in params]
+        # Multi-tensor ops: one kernel launch per step of the formula for all tensors, not one per tensor.
+        torch._foreach_mul_(velocities, momentum)
+        torch._foreach_add_(velocities, [p.grad for p in params], alpha=-lr)
+        if decay:
+            torch._foreach_add_(velocities, params, alpha=-decay * lr)
+        torch._foreach_add_(params, velocities)
+
+
+class Lars(_VelocityOptimizer):
     """Layer-wise adaptive rate scaling (You, Gitman and Ginsburg 2017), the rule that trained AlexNet at
     batch 8K-32K: each weight tensor's step is scaled by its trust ratio eta ||w|| / (||g|| + wd ||w||),
 
@@ -54,17 +64,10 @@ class Lars(torch.optim.Optimizer):
     def __init__(self, params, lr: float, momentum: float = 0.9, weight_decay: float = 0.0, eta: float = 0.001):
         super().__init__(params, {"lr": lr, "momentum": momentum, "weight_decay": weight_decay, "eta": eta})
 
-    @torch.no_grad()
-    def step(self, closure=None):
-        loss = None
-        if closure is not None:
-            with torch.enable_grad():
-                loss = closure()
-        for group in self.param_groups:
-            for p in group["params"]:
-                if p.grad is not None:
-                    self._update(p, group)
-        return loss
+    def _group_step(self, group: dict) -> None:
+        for p in group["params"]:
+            if p.grad is not None:
+                self._update(p, group)
 
     def _update(self, p: torch.Tensor, group: dict) -> None:
         decay, grad = group["weight_decay"], p.grad
