@@ -30,9 +30,9 @@ class EpochTally:
     wrong: int = 0
     seen: int = 0
 
-    def add(self, loss: torch.Tensor, logits: torch.Tensor, labels: torch.Tensor) -> None:
+    def add(self, loss: float, logits: torch.Tensor, labels: torch.Tensor) -> None:
         n = len(labels)
-        self.loss_sum += loss.item() * n
+        self.loss_sum += loss * n
         self.wrong += (logits.argmax(1) != labels).sum().item()
         self.seen += n
 
@@ -65,8 +65,9 @@ def train_one_epoch(model, step_fn, batches, schedule: Schedule, optimizer, epoc
                 group["lr"] = schedule.lr_at(epoch, step)
             seed_step(seed, epoch, step, world)
             loss, logits = step_fn(x, y)
-            check_finite(loss.item(), epoch, step, group["lr"], world, loss.device)
-            tally.add(loss, logits, y)
+            value = loss.item()  # one device sync for the check and the tally
+            check_finite(value, epoch, step, group["lr"], world, loss.device)
+            tally.add(value, logits, y)
             bar.update(len(y) * world.size)  # every rank steps together: the bar counts the global batch
             if step % 20 == 0:  # refreshing the postfix every step would cost more than the bar is worth
                 bar.set_postfix(loss=f"{tally.loss_sum / tally.seen:.3f}", err=f"{tally.wrong / tally.seen:.3f}",
