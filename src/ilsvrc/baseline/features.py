@@ -6,6 +6,7 @@
     thumbnail(gray, 28)                          # the intensities themselves, 0..1
     color_histogram(image, bins=16)              # per-channel colour histograms, for RGB data
     descriptors, positions = dense_sift(gray, bin_size=4, step=4)   # (T, 128), (T, 2) in [0, 1)
+    dense_sift(gray, bin_size=(4, 6, 8, 10), step=4)              # several scales, as vl_phow
 
 Grid sizes are given in cells per side, not pixels, so one setting fits every image size
 (7 cells per side are the 4-pixel cells of a 28-pixel Fashion-MNIST image).
@@ -67,10 +68,17 @@ def sift_grid(side: int, bin_size: int, step: int) -> list[cv2.KeyPoint]:
     return [cv2.KeyPoint(float(x), float(y), size, 0) for y in centres for x in centres]
 
 
-def dense_sift(gray: np.ndarray, bin_size: int, step: int) -> tuple[np.ndarray, np.ndarray]:
-    """SIFT descriptors on a dense grid (as VLFeat's dsift): (T, 128) float32 and (T, 2) x, y in [0, 1)."""
+def dense_sift(gray: np.ndarray, bin_size: int | tuple[int, ...], step: int) -> tuple[np.ndarray, np.ndarray]:
+    """SIFT descriptors on a dense grid (as VLFeat's dsift): (T, 128) float32 and (T, 2) x, y in [0, 1).
+
+    Several bin sizes on one step are the multi-scale dense SIFT of VLFeat's vl_phow, all computed
+    in one OpenCV call (one scale space). vl_phow smooths each scale by sigma = bin / 6 first; OpenCV
+    describes every keypoint on its base level, blurred to sigma 1.6: as much for bins up to ~10 px.
+    """
     side = min(gray.shape)
-    keypoints, descriptors = cv2.SIFT_create().compute(np.ascontiguousarray(gray), sift_grid(side, bin_size, step))
+    sizes = (bin_size,) if isinstance(bin_size, int) else bin_size
+    grid = [keypoint for size in sizes for keypoint in sift_grid(side, size, step)]
+    keypoints, descriptors = cv2.SIFT_create().compute(np.ascontiguousarray(gray), grid)
     if descriptors is None:
         return np.zeros((0, 128), np.float32), np.zeros((0, 2), np.float32)
     positions = np.array([kp.pt for kp in keypoints], dtype=np.float32) / np.array(gray.shape[::-1], np.float32)
