@@ -8,7 +8,9 @@ from PIL import Image
 
 from ilsvrc.baseline import BaselineOptions, fit_baseline, load_baseline
 from ilsvrc.baseline.command import fit_and_save
+from ilsvrc.baseline.encoding import FisherVector, Pca
 from ilsvrc.baseline.extract import stratified_subset
+from ilsvrc.baseline.extractors import SiftExtractor, extractor_config, make_extractor, restore_extractor
 from ilsvrc.baseline.svm import LinearSvm
 from ilsvrc.cli import main
 from ilsvrc.data.prepare import PackOptions, prepare
@@ -73,6 +75,56 @@ def test_sift_encodings_learn_clearly_better_than_chance(features, packed, tmp_p
     _, scores = fit_and_save(BaselineOptions(features, workers=1, fit_images=80), packed, tmp_path / features)
     assert scores.result()["top1_error"] <= 0.2  # chance: 0.75
     assert is_baseline_run(tmp_path / features)
+
+
+def test_small_images_keep_the_demo_settings_of_sift_fisher():
+    extractor = make_extractor("sift-fisher", 56, 1)  # Fashion-MNIST upscaled for SIFT
+    assert (extractor.bin_sizes, extractor.pca_dims, extractor.vocabulary) == ((4,), 32, 16)
+    assert make_extractor("sift-bovw", 128, 3).bin_sizes == (4, 6, 8, 10)  # photos: multi-scale SIFT for both
+
+
+def test_fisher_vectors_at_the_2012_settings_have_their_length():
+    extractor = make_extractor("sift-fisher", 128, 1)
+    assert (extractor.grid, extractor.bin_sizes, extractor.pca_dims, extractor.vocabulary, extractor.levels) == (
+        32, (4, 6, 8, 10), 64, 256, (1, 2))
+    images = gratings(1, seed=3, classes=3, side=128)[0][..., None]  # (3, 128, 128, 1)
+    raw = [extractor.raw_descriptors(image)[0] for image in images]
+    # centres 2 * bin .. 128 - 2 * bin every 4 px: 29, 27, 25 and 23 per side for bins of 4, 6, 8 and 10
+    assert [len(d) for d in raw] == [29 ** 2 + 27 ** 2 + 25 ** 2 + 23 ** 2] * 3 == [2724] * 3
+    # A PCA fitted on them and 256 Gaussians placed on their projections: the shape, without a slow GMM fit
+    extractor.pca = Pca.fit(np.concatenate(raw), 64)
+    projected = extractor.pca.project(np.concatenate(raw)).astype(np.float64)
+    rng = np.random.default_rng(0)
+    extractor.encoder = FisherVector(np.full(256, 1 / 256), projected[rng.choice(len(projected), 256, replace=False)],
+                                     np.tile(projected.var(0), (256, 1)))
+    features = extractor.transform(images)
+    assert features.shape == (3, 5 * 2 * 256 * 64) == (3, 163_840) and features.dtype == np.float32
+    assert extractor.dimension == 163_840
+    np.testing.assert_allclose(np.linalg.norm(features.reshape(3, 5, -1), axis=2), 1, rtol=1e-5)  # per region
+
+
+def test_sift_settings_restore_and_configs_saved_before_scales_still_load():
+    images = gratings(4, seed=4, classes=2, side=64)[0][..., None]
+    extractor = SiftExtractor(64, 1, "fisher", grid=16, vocabulary=4, pca_dims=8, scales=(1.0, 2.0)).fit(images)
+    config = json.loads(json.dumps(extractor_config(extractor)))
+    assert config["scales"] == [1.0, 2.0]
+    restored = restore_extractor(config, extractor.arrays())
+    assert restored.bin_sizes == (4, 8)
+    np.testing.assert_array_equal(restored.transform(images), extractor.transform(images))
+    del config["scales"]  # a run folder written before multi-scale SIFT: one scale, as then
+    assert restore_extractor(config, extractor.arrays()).bin_sizes == (4,)
+
+
+def test_fisher_vectors_at_128_px_separate_oriented_textures():
+    """Gratings at 0, 60 and 120 degrees, 128 px: the 2012 pipeline (with 8 Gaussians) and linear SVMs."""
+    from dataclasses import replace
+
+    train, train_labels = gratings(12, seed=0, classes=3, side=128)
+    test, test_labels = gratings(6, seed=1, classes=3, side=128)
+    extractor = replace(make_extractor("sift-fisher", 128, 1), vocabulary=8, fit_descriptors=20_000)
+    extractor.fit(train[..., None])
+    svm = LinearSvm.fit(extractor.transform(train[..., None]), train_labels, 3)
+    assert (svm.decision(extractor.transform(test[..., None])).argmax(1) == test_labels).all()  # chance: 1/3
 
 
 def test_summary_has_the_keys_convnet_runs_write(hog_run):

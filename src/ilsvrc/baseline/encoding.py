@@ -3,8 +3,12 @@
     pca = Pca.fit(descriptors, dims=32)
     words = BagOfWords.fit(descriptors, words=256)            # k-means codebook (Sivic & Zisserman 2003)
     fisher = FisherVector.fit(pca.project(descriptors), 16)   # diagonal GMM (Perronnin et al. 2010)
-    vector = encode_pyramid(words.embed(descriptors), positions, levels=(1, 2))   # 1x1 + 2x2 regions
+    vector = encode_pyramid(fisher, pca.project(descriptors), positions, levels=(1, 2))   # 1x1 + 2x2 regions
 
+An encoder assigns descriptors to its words or Gaussians (`assign`: one-hot, or posteriors) and
+pools a region's assignments (`pool`: a histogram, or the GMM gradients from the region's
+sufficient statistics), so no per-descriptor vector of length 2KD is ever formed: at the 2012
+settings (K = 256, D = 64) that would be 32,768 numbers for each of thousands of descriptors.
 Every encoder is plain arrays (`arrays()`, `from_arrays()`), so a fitted pipeline is saved as
 an .npz without pickles. Each pyramid region is power- and L2-normalised on its own (the
 "improved" normalisation of Perronnin et al. 2010), so a region with few descriptors counts
@@ -15,7 +19,6 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
-from scipy.special import logsumexp
 
 
 def power_l2(vector: np.ndarray) -> np.ndarray:
@@ -35,14 +38,14 @@ def pyramid_regions(positions: np.ndarray, levels: tuple[int, ...]) -> list[np.n
     return masks
 
 
-def encode_pyramid(embeddings: np.ndarray, positions: np.ndarray, levels: tuple[int, ...]) -> np.ndarray:
-    """Mean of the per-descriptor embeddings (T, E) in every pyramid region, each normalised, concatenated.
+def encode_pyramid(encoder: "BagOfWords | FisherVector", descriptors: np.ndarray, positions: np.ndarray,
+                   levels: tuple[int, ...], assignments: np.ndarray | None = None) -> np.ndarray:
+    """Each pyramid region's pooled encoding, normalised on its own, concatenated: (regions * E,) float32.
 
-    Both encodings are such means: of one-hot word assignments (a histogram) or of each
-    descriptor's share of the GMM log-likelihood gradient (a Fisher vector).
+    `assignments` are `encoder.assign(descriptors)` when already computed (for several images at once).
     """
-    pooled = [embeddings[mask].mean(0) if mask.any() else np.zeros(embeddings.shape[1])
-              for mask in pyramid_regions(positions, levels)]
+    assignments = encoder.assign(descriptors) if assignments is None else assignments
+    pooled = [encoder.pool(descriptors[mask], assignments[mask]) for mask in pyramid_regions(positions, levels)]
     return np.concatenate([power_l2(v) for v in pooled]).astype(np.float32)
 
 
@@ -84,7 +87,7 @@ class BagOfWords:
         kmeans = MiniBatchKMeans(n_clusters=words, random_state=seed, n_init=3, batch_size=4096)
         return cls(kmeans.fit(descriptors).cluster_centers_.astype(np.float32))
 
-    def embed(self, descriptors: np.ndarray) -> np.ndarray:
+    def assign(self, descriptors: np.ndarray) -> np.ndarray:
         """(T, K) one-hot assignment of each descriptor to its nearest word."""
         from sklearn.metrics import pairwise_distances_argmin
 
@@ -93,9 +96,13 @@ class BagOfWords:
             one_hot[np.arange(len(descriptors)), pairwise_distances_argmin(descriptors, self.codebook)] = 1
         return one_hot
 
+    def pool(self, descriptors: np.ndarray, assignments: np.ndarray) -> np.ndarray:
+        """(K,) the histogram of one region's assignments: fractions summing to 1 (zeros for no descriptor)."""
+        return assignments.mean(0) if len(assignments) else np.zeros(len(self.codebook), np.float32)
+
     def histogram(self, descriptors: np.ndarray) -> np.ndarray:
         """(K,) fraction of the T >= 1 descriptors assigned to each word: sums to 1."""
-        return self.embed(descriptors).mean(0)
+        return self.pool(descriptors, self.assign(descriptors))
 
     def arrays(self) -> dict[str, np.ndarray]:
         return {"codebook": self.codebook}
@@ -121,27 +128,44 @@ class FisherVector:
         gmm.fit(descriptors)
         return cls(*(a.astype(np.float64) for a in (gmm.weights_, gmm.means_, gmm.covariances_)))
 
-    def posteriors(self, x: np.ndarray) -> np.ndarray:
-        """(T, K) soft assignments gamma_t(k) of descriptors x (T, D)."""
-        # The log-density of a diagonal Gaussian, written out: the model is stored as plain arrays,
-        # and sklearn exposes it only through a fitted GaussianMixture object.
-        z2 = ((x[:, None, :] - self.means) ** 2 / self.variances).sum(-1)  # (T, K)
-        log_norm = np.log(2 * np.pi * self.variances).sum(-1)  # (K,)
-        log_p = np.log(self.weights) - 0.5 * (log_norm + z2)
-        return np.exp(log_p - logsumexp(log_p, axis=1, keepdims=True))
+    def assign(self, x: np.ndarray) -> np.ndarray:
+        """(T, K) posteriors gamma_t(k) of descriptors x (T, D), computed in x's dtype (float32 or float64)."""
+        # log N(x; mu, var) written as matrix products, never a (T, K, D) array:
+        # sum_d (x - mu)^2 / var = x^2 @ (1 / var).T - 2 x @ (mu / var).T + sum_d mu^2 / var
+        inverse = 1 / self.variances
+        constant = np.log(self.weights) - 0.5 * (np.log(2 * np.pi * self.variances).sum(1)
+                                                 + (self.means ** 2 * inverse).sum(1))  # (K,)
+        log_p = (x * x) @ (-0.5 * inverse.T).astype(x.dtype)  # (T, K)
+        log_p += x @ (self.means * inverse).T.astype(x.dtype)
+        log_p += constant.astype(x.dtype)
+        log_p -= log_p.max(1, keepdims=True)
+        np.exp(log_p, out=log_p)
+        log_p /= log_p.sum(1, keepdims=True)
+        return log_p
 
-    def embed(self, x: np.ndarray) -> np.ndarray:
-        """(T, 2 K D) each descriptor's term of the Fisher vector: their mean is `gradients(x)`."""
-        x = x.astype(np.float64)
-        gamma = self.posteriors(x)[:, :, None]  # (T, K, 1)
-        z = (x[:, None, :] - self.means) / np.sqrt(self.variances)  # (T, K, D)
-        g_mu = gamma * z / np.sqrt(self.weights)[:, None]
-        g_sigma = gamma * (z ** 2 - 1) / np.sqrt(2 * self.weights)[:, None]
-        return np.concatenate([g_mu.reshape(len(x), -1), g_sigma.reshape(len(x), -1)], axis=1)
+    def pool(self, x: np.ndarray, gamma: np.ndarray) -> np.ndarray:
+        """(2 K D,) the raw Fisher vector of one region's descriptors x (T, D) from their posteriors (T, K).
+
+        From the sufficient statistics S0 = sum_t gamma, S1 = gamma.T x, S2 = gamma.T x^2 (Sánchez et
+        al. 2013, Eq. 16-18, normalised by 1 / (T sqrt(w_k)) and 1 / (T sqrt(2 w_k))):
+            G_mu    = (S1 - mu S0) / (sigma T sqrt(w))
+            G_sigma = (S2 - 2 mu S1 + (mu^2 - var) S0) / (var T sqrt(2 w))
+        Zeros for a region without descriptors.
+        """
+        if not len(x):
+            return np.zeros(2 * self.means.size)
+        # The sums in x's dtype (BLAS), the differences of large terms in float64.
+        s0 = gamma.sum(0, dtype=np.float64)[:, None]  # (K, 1)
+        s1 = (gamma.T @ x).astype(np.float64)  # (K, D)
+        s2 = (gamma.T @ (x * x)).astype(np.float64)  # (K, D)
+        mu, var, t = self.means, self.variances, len(x)
+        g_mu = (s1 - mu * s0) / (np.sqrt(var) * t * np.sqrt(self.weights)[:, None])
+        g_sigma = (s2 - 2 * mu * s1 + (mu ** 2 - var) * s0) / (var * t * np.sqrt(2 * self.weights)[:, None])
+        return np.concatenate([g_mu.ravel(), g_sigma.ravel()])
 
     def gradients(self, x: np.ndarray) -> np.ndarray:
-        """The raw Fisher vector (2 K D,): [G_mu (K, D), G_sigma (K, D)] averaged over the T descriptors."""
-        return self.embed(x).mean(0)
+        """The raw Fisher vector (2 K D,): [G_mu (K, D), G_sigma (K, D)] of all the T descriptors x."""
+        return self.pool(x, self.assign(x))
 
     def arrays(self) -> dict[str, np.ndarray]:
         return {"weights": self.weights, "means": self.means, "variances": self.variances}
