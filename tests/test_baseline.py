@@ -121,7 +121,7 @@ def test_fisher_vectors_at_128_px_separate_oriented_textures():
 
     train, train_labels = gratings(12, seed=0, classes=3, side=128)
     test, test_labels = gratings(6, seed=1, classes=3, side=128)
-    extractor = replace(make_extractor("sift-fisher", 128, 1), vocabulary=8, fit_descriptors=20_000)
+    extractor = replace(make_extractor("sift-fisher", 128, 1), vocabulary=8, fit_descriptors=5_000)
     extractor.fit(train[..., None])
     svm = LinearSvm.fit(extractor.transform(train[..., None]), train_labels, 3)
     assert (svm.decision(extractor.transform(test[..., None])).argmax(1) == test_labels).all()  # chance: 1/3
