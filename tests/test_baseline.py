@@ -267,6 +267,21 @@ def test_train_limit_below_the_class_count_and_a_missing_split_write_nothing(pac
     assert not (tmp_path / "a").exists() and not (tmp_path / "b").exists()
 
 
+def test_features_beyond_memory_are_refused_before_any_fitting(packed, tmp_path, monkeypatch):
+    """ImageNet at 163,840 floats an image is 840 GB of training features: one line, before the GMM."""
+    from ilsvrc.baseline import pipeline
+
+    monkeypatch.setattr(pipeline, "physical_memory_gb", lambda: 0.005)  # 4 MB for features: 97 images of 5,120
+    with monkeypatch.context() as patched:
+        patched.setattr(SiftExtractor, "fit", lambda *args: pytest.fail("fitted before the memory check"))
+        with pytest.raises(ConfigError, match=r"^--features sift-fisher: the train split's features \(160 images x "
+                                              r"5,120 floats\) need 0\.0 GB at their peak, more than 80% of this "
+                                              r"machine's 0 GB; use --train-limit \(at most 97 images fit\)$"):
+            fit_baseline("sift-fisher", packed, tmp_path / "run", workers=1)
+    assert not (tmp_path / "run").exists()
+    fit_baseline("sift-fisher", packed, tmp_path / "small", workers=1, train_limit=80)  # 40 test images fit too
+
+
 def copy_run(run, tmp_path):
     copy = tmp_path / "copy"
     copy.mkdir()

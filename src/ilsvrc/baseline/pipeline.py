@@ -10,6 +10,7 @@ upscaled to 56 for SIFT (room for 16-pixel patches); large photos become 64 (HOG
 """
 from __future__ import annotations
 
+import os
 import time
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -139,21 +140,28 @@ def train_baseline(options: BaselineOptions, data: str = "fashion-mnist", split:
         with timings.stage("train_seconds"):
             root = ensure_packed(data)
             split = scored_split(root, split)
-            PackedDataset(root, split)  # a missing or truncated shard of the scored split fails now, not after fitting
-            baseline, fit_facts = _fit(options, root, data, timings)
+            # a missing or truncated shard of the scored split fails now, not after fitting
+            scored = len(PackedDataset(root, split))
+            baseline, fit_facts = _fit(options, root, data, timings, {"train": None, split: scored})
         with timings.stage("eval_features_s"):
             scores = baseline.run_scores(str(root), split)
     facts = fit_facts | {"packed": str(root), "timings": timings}
     return baseline, scores, facts
 
 
-def _fit(options: BaselineOptions, root: Path, data: str, timings: Timings) -> tuple[FittedBaseline, dict]:
-    """The fitted baseline, and facts: the number of training images, the feature dimension, C's tuning."""
+def _fit(options: BaselineOptions, root: Path, data: str, timings: Timings,
+         splits: dict[str, int | None]) -> tuple[FittedBaseline, dict]:
+    """The fitted baseline, and facts: the number of training images, the feature dimension, C's tuning.
+
+    `splits`: the images whose features will be held at once, per split (train: None, those fitted on).
+    """
     train = PackedDataset(root, "train")
     extractor = make_extractor(options.features, *_geometry(train, options), options.color)
     labels = train.labels()
     indices = stratified_subset(labels, options.train_limit, options.seed)
     _check_kernel_memory(options, len(indices))
+    for split, images in splits.items():
+        _check_feature_memory(options, extractor.dimension, split, len(indices) if images is None else images)
     source = SplitImages(str(root), "train", extractor.side, extractor.channels)
     with timings.stage("fit_features_s"):
         _fit_features(extractor, source, indices, options)
@@ -170,6 +178,7 @@ def _fit(options: BaselineOptions, root: Path, data: str, timings: Timings) -> t
 
 
 KERNEL_MAP_LIMIT_GB = 8.0  # the Nystroem map of every training image is held in memory
+FEATURE_MEMORY_SHARE = 0.8  # of the physical memory, for a split's feature matrix at its peak
 
 
 def _check_kernel_memory(options: BaselineOptions, images: int) -> None:
@@ -179,6 +188,23 @@ def _check_kernel_memory(options: BaselineOptions, images: int) -> None:
         raise ConfigError(f"--features {options.features} on {images:,} training images needs {gigabytes:.0f} GB "
                           f"for its kernel map (at most {KERNEL_MAP_LIMIT_GB:g}); use --train-limit, fewer "
                           "--landmarks or --features hog")
+
+
+def physical_memory_gb() -> float:
+    return os.sysconf("SC_PHYS_PAGES") * os.sysconf("SC_PAGE_SIZE") / 1e9
+
+
+def _check_feature_memory(options: BaselineOptions, dimension: int, split: str, images: int) -> None:
+    """Refuse, before any fitting, a split whose float32 features would not fit in memory: they are held
+    twice at the peak (the parts and their concatenation; the features and the SVM's standardised copy)."""
+    peak = 2 * images * dimension * 4 / 1e9
+    limit = FEATURE_MEMORY_SHARE * physical_memory_gb()
+    if peak > limit:
+        at_most = f"at most {int(limit * 1e9 / (2 * dimension * 4)):,} images fit"
+        hint = f"use --train-limit ({at_most})" if split == "train" else f"score a smaller --split ({at_most})"
+        raise ConfigError(f"--features {options.features}: the {split} split's features ({images:,} images x "
+                          f"{dimension:,} floats) need {peak:,.1f} GB at their peak, more than "
+                          f"{FEATURE_MEMORY_SHARE:.0%} of this machine's {physical_memory_gb():.0f} GB; {hint}")
 
 
 def _fit_svm(options: BaselineOptions, features: np.ndarray, labels: np.ndarray, num_classes: int,
