@@ -18,6 +18,9 @@ import numpy as np
 from ilsvrc.errors import DataError
 
 
+SCALER_CHUNK = 8_000_000  # numbers standardised at a time while fitting the scaler (64 MB of float64)
+
+
 @dataclass
 class LinearSvm:
     weights: np.ndarray  # (K, F) float32
@@ -30,7 +33,9 @@ class LinearSvm:
         from sklearn.preprocessing import StandardScaler
 
         _check_every_class(labels, num_classes)
-        scaler = StandardScaler().fit(features)
+        scaler = StandardScaler()
+        for rows in np.array_split(features, max(1, features.size // SCALER_CHUNK)):
+            scaler.partial_fit(rows)  # its float64 temporaries chunk by chunk, not the size of all the features
         sgd = SGDClassifier(loss="hinge", alpha=1 / (C * len(labels)), max_iter=epochs, tol=None, average=True,
                             random_state=seed, n_jobs=workers)
         sgd.fit(scaler.transform(features), labels)
