@@ -271,15 +271,15 @@ def test_features_beyond_memory_are_refused_before_any_fitting(packed, tmp_path,
     """ImageNet at 163,840 floats an image is 840 GB of training features: one line, before the GMM."""
     from ilsvrc.baseline import pipeline
 
-    monkeypatch.setattr(pipeline, "physical_memory_gb", lambda: 0.005)  # 4 MB for features: 97 images of 5,120
+    monkeypatch.setattr(pipeline, "physical_memory_gb", lambda: 0.005)  # 4 MB: 81 images of 5,120 floats
     with monkeypatch.context() as patched:
         patched.setattr(SiftExtractor, "fit", lambda *args: pytest.fail("fitted before the memory check"))
-        with pytest.raises(ConfigError, match=r"^--features sift-fisher: the train split's features \(160 images x "
-                                              r"5,120 floats\) need 0\.0 GB at their peak, more than 80% of this "
-                                              r"machine's 0 GB; use --train-limit \(at most 97 images fit\)$"):
+        with pytest.raises(ConfigError, match=r"^--features sift-fisher: 160 training images x 5,120 features and 4 "
+                                              r"SVMs need 0\.0 GB at their peak, more than 80% of this machine's "
+                                              r"0 GB; use --train-limit \(at most 81 images fit\)$"):
             fit_baseline("sift-fisher", packed, tmp_path / "run", workers=1)
     assert not (tmp_path / "run").exists()
-    fit_baseline("sift-fisher", packed, tmp_path / "small", workers=1, train_limit=80)  # 40 test images fit too
+    fit_baseline("sift-fisher", packed, tmp_path / "small", workers=1, train_limit=80)
 
 
 def copy_run(run, tmp_path):

@@ -11,7 +11,7 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass
 from functools import partial
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Callable
 
 import numpy as np
 
@@ -61,8 +61,12 @@ def _extract_chunk(extractor: Extractor, source: SplitImages, indices: np.ndarra
 
 
 def extract(extractor: Extractor, source: SplitImages, indices: np.ndarray, workers: int | None = None,
-            desc: str = "features") -> np.ndarray:
-    """(len(indices), F) float32 features of the source's images at `indices`, in that order."""
+            desc: str = "features", then: Callable[[np.ndarray], np.ndarray] | None = None) -> np.ndarray:
+    """(len(indices), F) float32 features of the source's images at `indices`, in that order.
+
+    `then` (e.g. SVM decision values) is applied to each chunk's features as it arrives: the rows of
+    its results are returned instead, and the whole matrix of features is never held.
+    """
     from joblib import Parallel, delayed
 
     workers = workers or default_workers()
@@ -72,7 +76,7 @@ def extract(extractor: Extractor, source: SplitImages, indices: np.ndarray, work
     parts = []
     with progress.bar(len(indices), desc=desc) as bar:
         for part in Parallel(n_jobs=workers, return_as="generator")(delayed(job)(c) for c in chunks):
-            parts.append(part)
+            parts.append(part if then is None else then(part))
             bar.update(len(part))
     return np.concatenate(parts)
 
