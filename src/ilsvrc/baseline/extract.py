@@ -25,6 +25,8 @@ from ilsvrc.errors import ConfigError
 if TYPE_CHECKING:
     from ilsvrc.baseline.extractors import Extractor
 
+CHUNK_BYTES = 256 * 2 ** 20  # the most features a worker returns at once
+
 
 def default_workers() -> int:
     return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
@@ -71,6 +73,7 @@ def extract(extractor: Extractor, source: SplitImages, indices: np.ndarray, work
 
     workers = workers or default_workers()
     size = int(np.clip(len(indices) // (workers * 8), 64, 2048))  # several chunks per worker: a live ETA
+    size = min(size, max(1, CHUNK_BYTES // (4 * extractor.dimension)))  # 409 Fisher vectors of 163,888 floats
     chunks = np.array_split(indices, max(1, -(-len(indices) // size)))
     job = partial(_extract_chunk, extractor, source)
     parts = []

@@ -147,7 +147,7 @@ class SiftExtractor:
 
     def _encode_all(self, images: np.ndarray):
         """The pyramid encodings of the images, assigning the descriptors of several images in one call
-        (at most ENCODE_DESCRIPTORS of them: per-call overhead dominates on small images, memory on large)."""
+        (about ENCODE_DESCRIPTORS of them: per-call overhead dominates on small images, memory on large)."""
         batch: list[tuple[np.ndarray, np.ndarray]] = []
         for image in images:
             batch.append(self.descriptors(image))
