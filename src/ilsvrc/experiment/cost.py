@@ -84,7 +84,7 @@ def cost_line(name: str, cost: dict) -> str:
     if not runs:
         return f"cost: {name} trains nothing (it measures the machine)"
     if len({tuple(r) for r in runs}) == 1:
-        shape = f"{runs[0][0]:,} images x {runs[0][1]} epochs x {len(runs)} arms"
+        shape = f"{runs[0][0]:,} images x {runs[0][1]} epochs x {len(runs)} arm{'s' * (len(runs) > 1)}"
     else:
         shape = "(" + " + ".join(f"{images:,} x {epochs}" for images, epochs in runs) + ") images x epochs"
     line = (f"cost ({cost['scale']} scale, {cost['subject']}): {shape} x {seeds} seed{'s' * (seeds > 1)} = "
