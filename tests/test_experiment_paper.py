@@ -9,6 +9,7 @@ import dataclasses
 import pytest
 import torch
 
+from ilsvrc.cli import main
 from ilsvrc.engine.pipeline import Pipeline
 from ilsvrc.engine.train import build_model
 from ilsvrc.errors import ConfigError
@@ -109,13 +110,18 @@ def test_augmentation_at_paper_scale_end_to_end(large, tmp_path):
     assert (tmp_path / "a" / "data").is_dir()  # a packed subset of the encoded split
 
 
-def test_ten_crop_at_paper_scale_scores_one_model_two_ways(large, tmp_path):
-    run_experiment(tiny("ten-crop"), str(large), tmp_path / "t", quick=True, device="cpu", log=lambda s: None,
-                   overrides=CHEAP)
+def test_ten_crop_at_paper_scale_from_the_command_line(large, tmp_path, capsys):
+    """The --quick paper budget (100 images per class: here the whole split), one seed, --set for every arm."""
+    sets = [item for override in CHEAP for item in ("--set", override)]
+    assert main(["experiment", "ten-crop", "--quick", "--data", str(large), "--device", "cpu",
+                 "--out", str(tmp_path / "t"), *sets]) == 0
     result = check_paper_record(tmp_path / "t", "ten-crop", ["center", "10crop"])
     center, ten = result["arms"]
     assert [r["run"] for r in center["runs"]] == [r["run"] for r in ten["runs"]]
-    assert result["cost"]["image_passes"] == 24  # one arm trained, one seed
+    assert result["budget"]["base_overrides"] == list(CHEAP) and result["seeds"] == [0]
+    assert result["cost"]["image_passes"] == 32 * 3  # the whole split (32 < 100,000), 3 epochs, one arm, one seed
+    assert not (tmp_path / "t" / "data").exists()  # nothing cut: the runs read the packed data itself
+    assert "cost (paper scale, alexnet): 32 images x 3 epochs x 1 arm x 1 seed" in capsys.readouterr().out
 
 
 @pytest.mark.slow  # HOG + SVM and the full alexnet at two sizes

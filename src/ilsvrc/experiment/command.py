@@ -53,7 +53,8 @@ def run_experiment(experiment: Experiment, data: str = "fashion-mnist", out: str
 
 
 def experiment_command(name: str, data: str = "fashion-mnist", seeds: int | None = None, quick: bool = False,
-                       device: str = "auto", out: str | None = None, json: bool = False) -> int:
+                       device: str = "auto", out: str | None = None, json: bool = False,
+                       set: list[str] | None = None) -> int:
     if seeds is not None and seeds < 1:
         raise ConfigError(f"--seeds must be at least 1, got {seeds}")
     chosen = list(EXPERIMENTS.values()) if name == "all" else [lookup(EXPERIMENTS, name)]
@@ -64,7 +65,7 @@ def experiment_command(name: str, data: str = "fashion-mnist", seeds: int | None
     results = []
     for experiment in chosen:
         folder = root / experiment.name if name == "all" or not out else root
-        result = run_experiment(experiment, data, folder, seeds, quick, device, log)
+        result = run_experiment(experiment, data, folder, seeds, quick, device, log, tuple(set or ()))
         results.append(result)
         if not json:
             print(format_table(result) + f"\n  -> {folder}\n", flush=True)

@@ -96,6 +96,8 @@ def cost_line(name: str, cost: dict) -> str:
 
 
 def _duration(seconds: float) -> str:
+    if seconds < 60:
+        return f"{seconds:.0f} seconds"
     if seconds < 3600:
         return f"{seconds / 60:.1f} minutes"
     if seconds < 2 * 86400:
