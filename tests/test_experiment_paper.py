@@ -16,6 +16,7 @@ from ilsvrc.errors import ConfigError
 from ilsvrc.experiment.catalogue import EXPERIMENTS
 from ilsvrc.experiment.command import run_experiment
 from ilsvrc.experiment.cost import cost_line
+from ilsvrc.experiment.measures import threshold_of
 from ilsvrc.experiment.registry import PAPER_BUDGET, Budget
 from ilsvrc.experiment.result import read_result
 from ilsvrc.experiment.runner import arm_config, make_context
@@ -46,6 +47,9 @@ def test_large_data_chooses_the_paper_scale_version(large, tmp_path):
     assert crops.data.random_crop and crops.data.flip and crops.data.lighting == 0.1 and crops.data.crop == 64
     assert not none.data.random_crop and not none.data.flip
     assert crops.optim.lr == 0.01 and crops.train.eval_every == 1  # the paper's recipe, not the subset one
+    assert threshold_of(context) == 0.7  # training error at paper scale: the fall from chance, not 20%
+    relu = make_context(EXPERIMENTS["relu-vs-tanh"], str(large), tmp_path, True, None, "cpu", overrides=CHEAP)
+    assert threshold_of(relu) == 0.7 and relu.budget == EXPERIMENTS["relu-vs-tanh"].paper_quick
 
 
 def test_half_width_and_pre_2012_arms_at_paper_scale(large, tmp_path):
