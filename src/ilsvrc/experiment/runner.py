@@ -20,8 +20,7 @@ from typing import Callable
 
 from ilsvrc.config import load_config
 from ilsvrc import progress
-from ilsvrc.data.packing import ensure_packed
-from ilsvrc.data.packing import scored_split
+from ilsvrc.data.packing import ensure_packed, scored_split
 from ilsvrc.data.readers.packed import PackedDataset
 from ilsvrc.engine.devices import pick_device
 from ilsvrc.engine.train import train
