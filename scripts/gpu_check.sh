@@ -39,6 +39,10 @@ step paper-train 240 $PY -m ilsvrc train --config paper --data "$work/packed" --
 step paper-eval-10crop 120 $PY -m ilsvrc eval "$work/run" --split val --tta 10crop --json
 # One experiment of `ilsvrc experiment`: the AlexNet training step on every device present, the verdict GPU vs CPU.
 step experiment-gpu 300 $PY -m ilsvrc experiment gpu --quick --out "$work/experiment-gpu" --json
+# One experiment at paper scale on the synthetic ILSVRC-2012 above: the full alexnet, the paper preset, its cost
+# line (the step's rate measured on the device first), then 10-crop vs centre testing of the same model.
+step experiment-paper-ten-crop 300 $PY -m ilsvrc experiment ten-crop --quick --data "$work/packed" \
+  --out "$work/experiment-paper" --set optim.batch_size=$batch --set data.workers=$workers
 # Data parallel: one process per GPU (two CPU processes over Gloo without a GPU), the same global batch.
 ranks=$([ "$gpu" = 1 ] && nvidia-smi -L | wc -l || echo 2)
 step ddp-train 240 $PY -m torch.distributed.run --standalone --nproc_per_node "$ranks" -m ilsvrc train --config paper \

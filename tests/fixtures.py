@@ -85,6 +85,18 @@ def packed_learnable(root: Path, train: int, test: int) -> Path:
     return root / "packed"
 
 
+def packed_large(root: Path, classes: int = 3, train_per_class: int = 6, val_per_class: int = 3,
+                 side: int = 40) -> Path:
+    """Synthetic ILSVRC-2012 archives under root/archives, packed as JPEGs with a shorter side of `side`
+    into root/packed: the large-image (paper) path, small enough for a CPU."""
+    from ilsvrc.data.prepare import PackOptions, prepare
+    from ilsvrc.data.synth import write_archives
+
+    write_archives(root / "archives", classes=classes, train_per_class=train_per_class, val_per_class=val_per_class)
+    prepare(root / "archives", root / "packed", options=PackOptions(shorter_side=side, workers=1))
+    return root / "packed"
+
+
 def tiny_config(packed, epochs: int, **extra):
     """LeNet-5's preset on packed toy data: a few 16-image steps on one thread."""
     sets = [f"data.path={packed}", f"train.epochs={epochs}", "optim.batch_size=16", "train.threads=1",

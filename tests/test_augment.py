@@ -4,7 +4,7 @@ import torch
 from torchvision.transforms.v2 import functional as tvf
 
 from ilsvrc.data.stats import PixelStats, principal_components, rgb_eigen
-from ilsvrc.augment import (EvalTransform, HostBatches, Normalization, PcaLighting, RandomCrop, TrainTransform,
+from ilsvrc.augment import (CropParams, EvalTransform, HostBatches, Normalization, PcaLighting, RandomCrop, TrainTransform,
                             center_crop, crop, hflip, normalize, pca_lighting,
                             sample_alphas, ten_crop, to_float)
 from ilsvrc.data.base import Dataset
@@ -90,6 +90,16 @@ def test_same_seed_same_crop():
     b = [rc(img, np.random.default_rng([7, 0, i])) for i in range(5)]
     assert all(np.array_equal(x, y) for x, y in zip(a, b))
     assert not all(np.array_equal(a[0], x) for x in a[1:])
+
+
+def test_random_crop_off_takes_the_central_window_every_time():
+    img = image(40, 50)
+    still = RandomCrop(24, region=32, flip=False, random=False)
+    views = [still(img, np.random.default_rng(seed)) for seed in range(10)]
+    assert all(np.array_equal(v, img[4:36, 9:41][4:28, 4:28]) for v in views)
+    assert {still.window(40, 50, np.random.default_rng(s)) for s in range(10)} == {CropParams(8, 13, False)}
+    mirrored = RandomCrop(24, region=32, random=False)  # flips still drawn: the centre or its mirror image
+    assert 0 < sum(mirrored.sample(32, 32, np.random.default_rng(s)).flip for s in range(40)) < 40
 
 
 def test_pad_and_crop_for_small_images():

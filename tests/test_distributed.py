@@ -17,7 +17,7 @@ from ilsvrc.engine.distributed import World
 from ilsvrc.engine.pipeline import Pipeline
 from ilsvrc.engine.train import train
 from ilsvrc.errors import ConfigError
-from fixtures import write_learnable_idx
+from fixtures import packed_large as make_packed_large, write_learnable_idx
 
 TWO = [World(0, 2), World(1, 2)]
 
@@ -33,12 +33,8 @@ def packed(tmp_path_factory):
 @pytest.fixture(scope="module")
 def packed_large(tmp_path_factory):
     """ILSVRC-format archives packed as JPEGs with a shorter side of 40: the large-image path."""
-    from ilsvrc.data.synth import write_archives
-
-    root = tmp_path_factory.mktemp("ddp-large")
-    write_archives(root / "archives", classes=3, train_per_class=6, val_per_class=3)
-    prepare(root / "archives", root / "packed", options=PackOptions(shorter_side=40))
-    return root / "packed"
+    return make_packed_large(tmp_path_factory.mktemp("ddp-large"), classes=3, train_per_class=6, val_per_class=3,
+                             side=40)
 
 
 def test_world_comes_from_torchruns_variables():

@@ -16,7 +16,7 @@ from ilsvrc.errors import ConfigError, DataError
 from ilsvrc.engine.evaluation import evaluate, predict_scores
 from ilsvrc.scoring import run_scores
 from ilsvrc.models import create_model
-from fixtures import make_voc, packed_learnable, tiny_config, write_split
+from fixtures import make_voc, packed_large, packed_learnable, tiny_config, write_split
 
 
 @pytest.fixture(scope="module")
@@ -213,6 +213,25 @@ def test_the_two_tower_net_trains_from_the_command_line_and_reloads(tmp_path):
     assert sum(p.numel() for p in state["model"].values()) == 60_965_224 - (4096 * 1000 + 1000) + 4096 * 3 + 3
     result = run_scores(str(run), split="val", tta="10crop").result()
     assert result["n"] == 3 and result["tta"] == "10crop"
+
+
+def test_without_random_crops_large_images_train_on_the_central_crop(tmp_path):
+    """data.random_crop=false, data.flip=false: every training view is the central crop of the region,
+    the view centre evaluation takes, whatever the epoch (the "no augmentation" arm at paper scale)."""
+    data = packed_large(tmp_path, classes=2, train_per_class=4, val_per_class=1, side=40)
+    sets = [f"data.path={data}", "data.crop=24", "data.region=32", "data.workers=0", "data.lighting=0"]
+    still = Pipeline.build(load_config("paper", sets + ["data.random_crop=false", "data.flip=false"]).data, 0,
+                           torch.device("cpu"))
+    moving = Pipeline.build(load_config("paper", sets).data, 0, torch.device("cpu"))
+    assert not still.train_transform().crop.random and moving.train_transform().crop.random
+    centre = torch.cat([views[:, 0] for views, _ in still.eval_batches("train")])  # (N, 3, 24, 24) in order
+    labels = still.dataset("train").labels()
+    for epoch in range(2):
+        for x, y in still.train_batches(epoch, 4):
+            for view, label in zip(x, y):  # each one is the centre view of an image of its class
+                assert any(torch.allclose(view, c) for c in centre[torch.as_tensor(labels) == label])
+    shifted = torch.cat([x for x, _ in moving.train_batches(0, 4)])
+    assert not all(any(torch.allclose(view, c) for c in centre) for view in shifted)
 
 
 def test_flip_views_are_the_centre_view_and_its_mirror_image(packed):

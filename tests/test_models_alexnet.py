@@ -132,6 +132,75 @@ def test_alexnet_non_default_classes_and_grayscale():
         assert model(torch.randn(1, 1, 224, 224)).shape == (1, 37)
 
 
+def pooled_shapes(model, image) -> dict:
+    """The output shape of every convolution and of each pooling, by layer name (pool1, pool2, pool5)."""
+    seen, pools = {}, iter(("pool1", "pool2", "pool5"))
+    hooks = [getattr(model, name).register_forward_hook(
+        lambda m, inputs, out, name=name: seen.update({name: tuple(out.shape)}))
+        for name in ("conv1", "conv2", "conv3", "conv4", "conv5") if getattr(model, name) is not None]
+    hooks.append(model.pool.register_forward_hook(lambda m, inputs, out: seen.update({next(pools): tuple(out.shape)})))
+    with torch.no_grad():
+        model.forward_features(image)
+    for hook in hooks:
+        hook.remove()
+    return seen
+
+
+def test_alexnet_plain_pooling_gives_the_same_sides_at_224(image):
+    """The paper: non-overlapping 2x2/2 pooling 'produces output of equivalent dimensions' (55 -> 27 -> 13 -> 6)."""
+    torch.manual_seed(0)
+    plain = create_model("alexnet", pooling="plain").eval()
+    seen = pooled_shapes(plain, image)
+    assert plain.pool.kernel_size == 2 and plain.pool.stride == 2
+    assert (seen["conv1"], seen["pool1"], seen["pool2"], seen["pool5"]) == (
+        (1, 96, 55, 55), (1, 96, 27, 27), (1, 256, 13, 13), (1, 256, 6, 6))
+    assert count(plain) == 60_965_224
+
+
+def test_alexnet_tanh_and_no_lrn_keep_the_shapes_and_parameters(alexnet, image):
+    torch.manual_seed(0)
+    tanh = create_model("alexnet", activation="tanh", lrn=False).eval()
+    assert tanh.act is torch.tanh and isinstance(tanh.norm, torch.nn.Identity) and count(tanh) == 60_965_224
+    assert type(alexnet.norm).__name__ == "LocalResponseNorm" and alexnet.act is F.relu
+    with torch.no_grad():
+        features = tanh.forward_features(image)
+    assert features.shape == (1, 4096) and float(features.abs().max()) <= 1.0  # tanh's range
+    assert pooled_shapes(tanh, image) == pooled_shapes(alexnet, image)
+
+
+@pytest.mark.parametrize("removed, lost", [
+    ("conv3", 384 * 256 * 9 + 384 + 384 * 192 * 9 - 384 * 128 * 9),  # conv4 then takes conv2's 256 maps
+    ("conv4", 384 * 192 * 9 + 384),                                   # conv5 takes conv3's 384 maps as before
+])
+def test_alexnet_without_a_middle_layer(removed, lost, image):
+    model = create_model("alexnet", remove_conv=removed).eval()
+    assert getattr(model, removed) is None and count(model) == 60_965_224 - lost
+    assert model(image).shape == (1, 1000)
+
+
+def test_alexnet_one_tower_with_half_the_kernels_in_conv1_to_conv4(image):
+    """Sec. 3.2's comparison net: one tower, half the kernels in conv1-conv4, conv5 and the fc layers kept."""
+    model = create_model("alexnet", groups=1, channels=(48, 128, 192, 192, 256)).eval()
+    assert [getattr(model, f"conv{i}").out_channels for i in range(1, 6)] == [48, 128, 192, 192, 256]
+    assert model.fc6.in_features == 256 * 6 * 6 and model.conv2.groups == 1
+    convs = 3 * 48 * 121 + 48 + 48 * 128 * 25 + 128 + 128 * 192 * 9 + 192 + 192 * 192 * 9 + 192 + 192 * 256 * 9 + 256
+    fcs = 9216 * 4096 + 4096 + 4096 * 4096 + 4096 + 4096 * 1000 + 1000
+    assert count(model) == convs + fcs
+    assert model(image).shape == (1, 1000)
+
+
+def test_alexnet_bias_option_replaces_the_positive_biases():
+    model = create_model("alexnet", bias=0.0)
+    assert all(bool((getattr(model, name).bias == 0).all()) for name in ("conv2", "conv4", "conv5", "fc6", "fc7"))
+    assert bool((create_model("alexnet").fc6.bias == 1).all())
+
+
+def test_alexnet_takes_smaller_crops_through_the_adaptive_pool():
+    model = create_model("alexnet", num_classes=3).eval()
+    with torch.no_grad():
+        assert model(torch.randn(2, 3, 64, 64)).shape == (2, 3)
+
+
 def test_paper_init(alexnet):
     for name in ("conv1", "conv3", "fc8"):
         assert torch.all(getattr(alexnet, name).bias == 0), name
@@ -296,14 +365,18 @@ def test_unknown_model_lists_the_choices():
 def test_unknown_option_lists_the_options():
     with pytest.raises(ConfigError) as e:
         create_model("alexnet", bias_init="caffe")
-    assert str(e.value) == ("alexnet: unknown option(s) bias_init; "
-                            "options are: num_classes, dropout, groups, in_channels, init")
+    assert str(e.value) == ("alexnet: unknown option(s) bias_init; options are: num_classes, activation, bias, "
+                            "channels, dropout, groups, in_channels, init, lrn, pooling, remove_conv")
 
 
 @pytest.mark.parametrize("name, options, problem", [
     ("alexnet", {"groups": 4}, "alexnet: groups must be one of 1, 2, got 4"),
     ("alexnet", {"init": "xavier"}, "alexnet: init must be one of 'paper', 'caffe', 'kaiming', got 'xavier'"),
     ("alexnet", {"dropout": 1.0}, "alexnet: dropout must be in [0, 1), got 1.0"),
+    ("alexnet", {"activation": "sigmoid"}, "alexnet: activation must be one of 'relu', 'tanh', got 'sigmoid'"),
+    ("alexnet", {"remove_conv": "conv2"}, "alexnet: remove_conv must be one of None, 'conv3', 'conv4', got 'conv2'"),
+    ("alexnet", {"channels": (95, 256, 384, 384, 256)},
+     "alexnet: channels (95, 256, 384, 384, 256) must divide into 2 groups"),
     ("alexnet-small", {"channels": (32, 64)},
      "alexnet-small: channels must be 5 positive integers (conv1..conv5), got (32, 64)"),
     ("alexnet-small", {"channels": (33, 64, 96, 96, 64), "groups": 2},

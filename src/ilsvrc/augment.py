@@ -112,6 +112,7 @@ class RandomCrop:
         RandomCrop(224, region=256)          # the paper: within the central 256x256 of each image
         RandomCrop(32, region=None, pad=4)   # CIFAR: zero-pad by 4, crop 32x32 anywhere
         RandomCrop(28, region=None, pad=2, flip=False)   # digits: a mirrored digit is another glyph
+        RandomCrop(224, random=False, flip=False)        # no augmentation: the central 224x224 of the region
         view = RandomCrop(224)(image, np.random.default_rng(seed))
     """
 
@@ -119,6 +120,7 @@ class RandomCrop:
     region: int | None = 256  # central square the crops are taken from; None: the whole image
     pad: int = 0  # zero border added on every side before cropping
     flip: bool = True
+    random: bool = True  # False: the central window every time (flips, where on, still drawn)
 
     def __post_init__(self):
         if self.size < 1 or self.pad < 0:
@@ -129,8 +131,11 @@ class RandomCrop:
     def sample(self, height: int, width: int, rng: np.random.Generator) -> CropParams:
         """Random parameters for a (height, width) image (after region and padding)."""
         _check_fits(height, width, self.size)
-        top = int(rng.integers(0, height - self.size + 1))
-        left = int(rng.integers(0, width - self.size + 1))
+        if self.random:
+            top = int(rng.integers(0, height - self.size + 1))
+            left = int(rng.integers(0, width - self.size + 1))
+        else:
+            top, left = _centre(height, width, self.size)
         return CropParams(top, left, bool(self.flip and rng.random() < 0.5))
 
     def window(self, height: int, width: int, rng: np.random.Generator) -> CropParams:

@@ -312,12 +312,17 @@ COMMANDS = [
                 arg("name", choices=[*EXPERIMENTS, "all"], metavar="NAME",
                     help="an experiment (listed below) or all"),
                 arg("--data", default="fashion-mnist",
-                    help="a small-image dataset: a name or a path (default fashion-mnist)"),
+                    help="a name or a path (default fashion-mnist); small images train alexnet-small, a prepared "
+                         "ImageNet (large images) runs the paper-scale version: the full alexnet, 90 epochs"),
                 arg("--seeds", type=int, default=None, metavar="N",
                     help="seeds per arm (default: the experiment's, 3; 2 with --quick)"),
                 arg("--quick", action="store_true",
-                    help="small budgets: <= 3 minutes per experiment on 2 cores (labelled QUICK everywhere)"),
+                    help="small budgets: <= 3 minutes per experiment on 2 cores; at paper scale 100 images per "
+                         "class, 3 epochs (labelled QUICK everywhere)"),
                 arg("--device", default="auto", help="auto (default), cpu, cuda, cuda:N"),
+                arg("--set", action="append", metavar="SECTION.FIELD=VALUE",
+                    help="override a config field in every arm, before the arm's own, repeatable: "
+                         "--set data.workers=16 (recorded in result.json)"),
                 arg("--out", default=None, metavar="DIR",
                     help="output folder (default runs/experiments/NAME; with all, one folder per experiment "
                          "under DIR, default runs/experiments)"),

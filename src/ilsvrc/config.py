@@ -39,6 +39,7 @@ class DataConfig:
     region: int = 256  # large images: the central region the random crop is taken from
     pad: int = 0  # small images: zero padding before a random crop back to full size
     flip: bool = True  # random horizontal flips
+    random_crop: bool = True  # false: train on the central crop (large) or the unshifted image (small), no random one
     lighting: float = 0.0  # std of the PCA lighting alphas (0.1 in the paper; 0 disables)
     normalize: str = "mean_image"  # subtract the mean image (paper), or "channel": per-channel mean/std
     workers: int = 0  # loader worker processes

@@ -5,8 +5,9 @@
     for views, y in pipe.eval_batches("test", tta):  # views: (B, V, C, h, w); average the V softmaxes
                                                      # tta: center, flip (+ mirror image) or 10crop
 
-Large images (data.crop set, e.g. 224): the loader's workers crop and flip uint8 images; the
-device adds PCA lighting and subtracts the mean image (augment.TrainTransform). Small images
+Large images (data.crop set, e.g. 224): the loader's workers crop and flip uint8 images (the central
+crop instead of a random one with data.random_crop false); the device adds PCA lighting and subtracts
+the mean image (augment.TrainTransform). Small images
 (MNIST, CIFAR): the whole uint8 split sits in memory (on the GPU when there is one) and each
 batch is padded, randomly cropped and flipped there, in one vectorised step.
 Everything random derives from (seed, epoch, batch or sample index): runs and resumed runs
@@ -111,8 +112,8 @@ class Pipeline:
     # ---- training ----
     def train_transform(self) -> TrainTransform:
         """Large images: crops and flips in the workers, then lighting and the mean image on the device."""
-        return TrainTransform(RandomCrop(self.config.crop, self.config.region, flip=self.config.flip),
-                              self.normalization, self.lighting)
+        return TrainTransform(RandomCrop(self.config.crop, self.config.region, flip=self.config.flip,
+                                         random=self.config.random_crop), self.normalization, self.lighting)
 
     def batch_generator(self, epoch: int, step: int) -> torch.Generator:
         """The generator of a training batch's per-batch draws (lighting; small images' crops)."""
@@ -164,7 +165,8 @@ class Pipeline:
         for step, batch in enumerate(sampler, start):
             index = torch.as_tensor([i for i, _ in batch], device=self.device)
             gen = self.batch_generator(epoch, step)
-            x = random_pad_crop_flip(images[index], self.config.pad, self.config.flip, gen)
+            pad = self.config.pad if self.config.random_crop else 0  # no random crop: the image unshifted
+            x = random_pad_crop_flip(images[index], pad, self.config.flip, gen)
             x = x.permute(0, 3, 1, 2).float()  # (B, C, H, W), 0..255: a new tensor, worked on in place
             if self.lighting is not None:
                 self.lighting.apply_(x, gen)

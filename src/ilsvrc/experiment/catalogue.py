@@ -7,6 +7,8 @@ The subject is alexnet-small on the data's resolution (the fashion-mnist-alexnet
 design at 28x28, tuned for a CPU), each arm changing one thing. Sections cited are the paper's (NIPS 2012).
 Budgets fit 2 CPU cores: the default about 15 minutes per experiment, --quick about 3 (subsets of the
 training split, stated in every result, make an effect visible in minutes).
+On ImageNet-sized data (`--data` a prepared ILSVRC-2012) the same arms run at paper scale: the full alexnet
+with the `paper` preset, each arm's `paper_overrides` where the small net's differ, the PAPER budgets.
 """
 from __future__ import annotations
 
@@ -23,6 +25,11 @@ TWO_ARMS = Budget(8_000, 5_000, 8, 3), Budget(3_000, 2_000, 4, 2)
 OVERFIT = Budget(4_000, 5_000, 15, 3), Budget(1_000, 2_000, 10, 2)  # small subsets, long: overfitting shows
 THREE_ARMS = Budget(5_000, 5_000, 8, 3), Budget(2_000, 2_000, 4, 2)
 CROPS = ("data.pad=2", "data.flip=true")  # the paper's random crops (of a padded image) and mirror images
+# At paper scale the paper preset's defaults are the crops and flips (random 224x224 of 256x256, mirrored);
+# "no augmentation" trains on the central 224x224, unmirrored.
+PAPER_NO_AUGMENTATION = ("data.random_crop=false", "data.flip=false")
+PAPER_HALF_WIDTH = ("model.options.groups=1", "model.options.channels=[48,128,192,192,256]")
+ILSVRC_TRAIN = 1_281_167
 
 
 def _toggle(name: str, claim: str, question: str, on: Arm, off: Arm, paper: Paper, quantity=TOP1,
@@ -45,7 +52,13 @@ SCALE = Experiment(
     Budget(None, 5_000, 0, 3), Budget(None, 2_000, 0, 2), paired=True,
     runner="ilsvrc.experiment.scale:run_scale",
     extra={"sizes": (1_000, 3_000, 10_000, 30_000), "quick_sizes": (500, 2_000, 6_000),
-           "image_passes": 20_000, "quick_image_passes": 10_000, "min_epochs": 2, "max_epochs": 15})
+           "image_passes": 20_000, "quick_image_passes": 10_000, "min_epochs": 2, "max_epochs": 15,
+           # paper scale: 10 and 100 images per class and the whole split; 30 epochs of the whole at most,
+           # up to the paper's 90 on the subsets
+           "paper_sizes": (10_000, 100_000, ILSVRC_TRAIN), "paper_image_passes": 30 * ILSVRC_TRAIN,
+           "paper_max_epochs": 90, "paper_quick_sizes": (5_000, 20_000), "paper_quick_image_passes": 100_000,
+           "paper_quick_max_epochs": 15},
+    paper=Budget(None, None, 0, 1), paper_quick=Budget(None, 10_000, 0, 1))
 
 DEPTH = Experiment(
     "depth", "removing one middle convolutional layer (the paper: about 2 points of top-1 lost)",
@@ -69,7 +82,8 @@ RELU = Experiment(
                                       "(4-layer CNN)", +1, f"{PAPER}, Sec. 3.1, Figure 1")),),
     # 30%: the early part of training, as 25% was on CIFAR-10 (whose final errors are higher); ReLU reaches it
     # within the --quick budget at the experiments' learning rate (3 epochs of 3,000 images).
-    Budget(5_000, 5_000, 8, 3), Budget(2_000, 2_000, 6, 2), extra={"threshold": 0.3})
+    Budget(5_000, 5_000, 8, 3), Budget(2_000, 2_000, 6, 2),
+    extra={"threshold": 0.3, "paper_threshold": 0.7})  # paper scale: 1000 classes, the fall from chance to 70%
 
 DROPOUT = _toggle(
     "dropout", "with and without dropout (the paper: without it, substantial overfitting; with it ~2x the iterations)",
@@ -85,8 +99,9 @@ AUGMENTATION = _toggle(
     "augmentation", "random crops and mirror images vs none (the paper: substantial overfitting without)",
     "Random crops of the image padded by 2 and horizontal mirror images, against the images as they are, "
     "on a small subset trained long. The quantity is test error minus training-set error (evaluation mode).",
-    Arm("crops-flips", "crops + flips", CROPS, measure=WITH_GAP),
-    Arm("none", "no augmentation", ("data.pad=0", "data.flip=false"), measure=WITH_GAP),
+    Arm("crops-flips", "crops + flips", CROPS, measure=WITH_GAP, paper_overrides=()),
+    Arm("none", "no augmentation", ("data.pad=0", "data.flip=false"), measure=WITH_GAP,
+        paper_overrides=PAPER_NO_AUGMENTATION),
     Paper("'without this scheme, our network suffers from substantial overfitting'", +1, f"{PAPER}, Sec. 4.1"),
     GAP, OVERFIT)
 
@@ -116,7 +131,7 @@ TEN_CROP = Experiment(
     "Each trained model (random crops in training) is scored on the centre view and on the 10 views (4 corners "
     "and centre of the image padded by 2, and their mirror images, softmaxes averaged). Paired by model.",
     TOP1,
-    (Arm("center", "centre view", CROPS), Arm("10crop", "10 crops", reuse="center",
+    (Arm("center", "centre view", CROPS, paper_overrides=()), Arm("10crop", "10 crops", reuse="center",
                                                measure="ilsvrc.experiment.measures:ten_crop_figures")),
     (Comparison("center", "10crop", Paper("39.0 / 18.3 with one patch -> 37.5 / 17.0 with 10 (top-1 / top-5)", +1,
                                           f"{PAPER}, Sec. 6, Table 1's footnote (ILSVRC-2010 test)", 0.015)),),
@@ -127,7 +142,8 @@ TWO_TOWER = _toggle(
     "conv2, conv4 and conv5 in two groups (the paper's two GPUs) against one tower with half the kernels in "
     "conv1-conv4 (conv5 and the fully connected layers kept, as the paper's footnote says).",
     Arm("two-tower", "2 groups", ("model.options.groups=2",)),
-    Arm("half-width", "1 tower, half the kernels", ("model.options.groups=1", "model.options.channels=[16,32,48,48,64]")),
+    Arm("half-width", "1 tower, half the kernels", ("model.options.groups=1", "model.options.channels=[16,32,48,48,64]"),
+        paper_overrides=PAPER_HALF_WIDTH),
     Paper("-1.7 top-1 / -1.2 top-5 for the two-GPU net", +1, f"{PAPER}, Sec. 3.2", 0.017))
 
 BIAS = Experiment(
@@ -157,25 +173,27 @@ GPU = Experiment(
     Budget(None, None, 0, 3), Budget(None, None, 0, 2), runner="ilsvrc.experiment.gpu:run_gpu", needs_data=False,
     extra={"batch": {"cpu": 16, "cuda": 128}, "matmul": 2048})
 
-_REMOVALS = (
-    ("tanh", "ReLU -> tanh", ("model.options.activation=tanh",)),
-    ("no-dropout", "no dropout", ("model.options.dropout=0.0",)),
-    ("no-augmentation", "no crops or flips", ("data.pad=0", "data.flip=false")),
-    ("no-lrn", "no LRN", ("model.options.lrn=false",)),
-    ("shallower", "without conv3", ("model.options.remove_conv=conv3",)),
+_REMOVALS = (  # name, label, overrides (small net), overrides at paper scale
+    ("tanh", "ReLU -> tanh", ("model.options.activation=tanh",), None),
+    ("no-dropout", "no dropout", ("model.options.dropout=0.0",), None),
+    ("no-augmentation", "no crops or flips", ("data.pad=0", "data.flip=false"), PAPER_NO_AUGMENTATION),
+    ("no-lrn", "no LRN", ("model.options.lrn=false",), None),
+    ("shallower", "without conv3", ("model.options.remove_conv=conv3",), None),
 )
+_PAPER_REMOVALS = [o for _, _, small, paper in _REMOVALS for o in (small if paper is None else paper)]
 TOGETHER = Experiment(
     "together", "the full recipe, minus each factor in turn, and a pre-2012-style net with all of them removed",
     "The full recipe (ReLU, dropout, crops and flips, LRN, overlapping pooling, 5 conv layers), then the same "
     "with one factor removed, then with all removed and non-overlapping pooling (a pre-2012-style net).",
     TOP1,
-    (Arm("full", "full recipe", CROPS),
-     *(Arm(name, label, CROPS + overrides) for name, label, overrides in _REMOVALS),
-     Arm("pre-2012", "all removed", CROPS + tuple(o for _, _, os in _REMOVALS for o in os)
-         + ("model.options.pooling=plain",))),
+    (Arm("full", "full recipe", CROPS, paper_overrides=()),
+     *(Arm(name, label, CROPS + overrides, paper_overrides=overrides if paper is None else paper)
+       for name, label, overrides, paper in _REMOVALS),
+     Arm("pre-2012", "all removed", CROPS + tuple(o for _, _, os, _ in _REMOVALS for o in os)
+         + ("model.options.pooling=plain",), paper_overrides=(*_PAPER_REMOVALS, "model.options.pooling=plain"))),
     tuple(Comparison(name, "full", Paper("each factor helps; 'no single factor was sufficient'", +1,
                                          f"{PAPER}, Sec. 3-4 and 7"))
-          for name in [n for n, _, _ in _REMOVALS] + ["pre-2012"]),
+          for name in [n for n, _, _, _ in _REMOVALS] + ["pre-2012"]),
     Budget(3_000, 5_000, 6, 3), Budget(1_500, 2_000, 3, 2))
 
 EXPERIMENTS = {e.name: e for e in (SCALE, DEPTH, RELU, DROPOUT, AUGMENTATION, PCA, LRN, POOLING, TEN_CROP,

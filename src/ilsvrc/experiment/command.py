@@ -4,6 +4,7 @@
     ilsvrc experiment dropout --quick           # <= 3 minutes, labelled QUICK everywhere
     ilsvrc experiment all --quick --out runs/experiments
     ilsvrc experiment --help                    # the catalogue
+    ilsvrc experiment lrn --data data/imagenet-256 --device cuda   # paper scale: the full alexnet, 90 epochs
 
 Writes result.json, figure.png and table.txt into --out (default runs/experiments/NAME; for `all`,
 one folder per experiment under it) and prints the table, or with --json the result.
@@ -15,6 +16,7 @@ import time
 from pathlib import Path
 
 from ilsvrc.experiment.catalogue import EXPERIMENTS
+from ilsvrc.experiment.cost import estimate
 from ilsvrc.experiment.figure import plot_png
 from ilsvrc.experiment.registry import Experiment, lookup, resolve
 from ilsvrc.experiment.result import FIGURE, RECORD, build_result, format_table, write_result
@@ -27,14 +29,19 @@ DEFAULT_OUT = Path("runs/experiments")
 
 
 def run_experiment(experiment: Experiment, data: str = "fashion-mnist", out: str | Path | None = None,
-                   seeds: int | None = None, quick: bool = False, device: str = "auto", log=print) -> dict:
-    """Run, measure, judge and record one experiment; returns its result (also in OUT/result.json)."""
+                   seeds: int | None = None, quick: bool = False, device: str = "auto", log=print,
+                   overrides=()) -> dict:
+    """Run, measure, judge and record one experiment; returns its result (also in OUT/result.json).
+    `overrides`: `--set` items every arm's config takes before its own."""
     out = Path(out or DEFAULT_OUT / experiment.name)
     check_output_folder(out, own=OWN)
     make_output_folder(out)
     began = time.perf_counter()
-    context = make_context(experiment, data, out, quick, seeds, device, log)
-    log(f"{experiment.name}{' (QUICK)' if quick else ''}: {experiment.claim}")
+    context = make_context(experiment, data, out, quick, seeds, device, log, overrides)
+    log(f"{experiment.name}{' (QUICK)' if quick else ''}{' at paper scale' if context.paper else ''}: "
+        f"{experiment.claim}")
+    context.cost = estimate(context)
+    log("  " + context.cost["line"])
     figures, notes, series = resolve(experiment.runner)(context)  # series: curves a runner draws (scale)
     result = build_result(context, figures, time.perf_counter() - began, notes)
     if series:
@@ -46,7 +53,8 @@ def run_experiment(experiment: Experiment, data: str = "fashion-mnist", out: str
 
 
 def experiment_command(name: str, data: str = "fashion-mnist", seeds: int | None = None, quick: bool = False,
-                       device: str = "auto", out: str | None = None, json: bool = False) -> int:
+                       device: str = "auto", out: str | None = None, json: bool = False,
+                       set: list[str] | None = None) -> int:
     if seeds is not None and seeds < 1:
         raise ConfigError(f"--seeds must be at least 1, got {seeds}")
     chosen = list(EXPERIMENTS.values()) if name == "all" else [lookup(EXPERIMENTS, name)]
@@ -57,7 +65,7 @@ def experiment_command(name: str, data: str = "fashion-mnist", seeds: int | None
     results = []
     for experiment in chosen:
         folder = root / experiment.name if name == "all" or not out else root
-        result = run_experiment(experiment, data, folder, seeds, quick, device, log)
+        result = run_experiment(experiment, data, folder, seeds, quick, device, log, tuple(set or ()))
         results.append(result)
         if not json:
             print(format_table(result) + f"\n  -> {folder}\n", flush=True)

@@ -6,12 +6,11 @@ and the wall time the paper's ~90 epochs of 1.28M images would take at that rate
 """
 from __future__ import annotations
 
-import time
-
 import torch
 
 from ilsvrc.bench.matmul import matmul_gflops
 from ilsvrc.bench.train_step import training_step
+from ilsvrc.experiment.cost import timed
 from ilsvrc.experiment.runner import Context
 from ilsvrc.models import create_model
 
@@ -32,16 +31,7 @@ def step_rate(device: str, batch: int, steps: int = 2) -> float:
     model = create_model("alexnet").to(dev).train()
     x = torch.randn(batch, 3, 224, 224, device=dev)
     y = torch.randint(0, 1000, (batch,), device=dev)
-    step = training_step(model, x, y, compile=False)
-    step()
-    if dev.type == "cuda":
-        torch.cuda.synchronize()
-    began = time.perf_counter()
-    for _ in range(steps):
-        step()
-    if dev.type == "cuda":
-        torch.cuda.synchronize()
-    return batch * steps / (time.perf_counter() - began)
+    return timed(training_step(model, x, y, compile=False), batch, dev, steps)
 
 
 def run_gpu(context: Context):

@@ -17,6 +17,9 @@ from ilsvrc.engine.evaluation import convnet_scores
 from ilsvrc.errors import DataError
 
 DEFAULT_THRESHOLD = 0.2  # training error that "epochs to threshold" waits for, where an experiment sets none
+# At paper scale (1000 classes, augmented training images, dropout on) AlexNet's training top-1 error stays far
+# above 20%: the early part of training, where Figure 1 looked, is the fall from chance (99.9%) to about 70%.
+PAPER_THRESHOLD = 0.7
 STALL = 0.02  # a run whose last training loss is within 2% of ln(K) never left the flat start
 
 
@@ -49,7 +52,7 @@ def final_figures(run: Path, context) -> dict:
     rows = read_metrics(run)
     last, classes = rows[-1], context.num_classes
     curve = [r["train_error"] for r in rows]
-    threshold = context.experiment.extra.get("threshold", DEFAULT_THRESHOLD)
+    threshold = threshold_of(context)
     epochs, reached = epochs_to(curve, threshold, 1 - 1 / classes)
     return {"top1_error": last["val_top1_error"], "top5_error": last["val_top5_error"],
             "train_error": last["train_error"], "first_loss": rows[0]["train_loss"],
@@ -57,6 +60,15 @@ def final_figures(run: Path, context) -> dict:
             "epochs_to_threshold": epochs, "reached_threshold": reached, "threshold": threshold,
             "seconds": float(sum(r["seconds"] for r in rows)), "curve": curve,
             "val_curve": [r["val_top1_error"] for r in rows if not np.isnan(r["val_top1_error"])]}
+
+
+def threshold_of(context) -> float:
+    """The training error "epochs to threshold" waits for in this version of the experiment."""
+    e, paper = context.experiment, context.paper
+    own = "paper_threshold" if paper else "threshold"  # a small version's threshold never applies at paper scale
+    if own not in e.extra:
+        return PAPER_THRESHOLD if paper else DEFAULT_THRESHOLD
+    return e.setting("threshold", context.quick, paper)
 
 
 def scores_of(run: Path, context, split: str, tta: str) -> dict:

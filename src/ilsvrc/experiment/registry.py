@@ -3,6 +3,8 @@
     from ilsvrc.experiment.catalogue import EXPERIMENTS, get
     get("lrn").arms          # (Arm("lrn", ...), Arm("no-lrn", ("model.options.lrn=false",)))
 
+Every experiment has two versions: alexnet-small on small images (MNIST, CIFAR) and, on ImageNet-sized data,
+the paper-scale one (the full alexnet, the `paper` preset, the PAPER budgets unless it sets its own).
 Plain data only (no torch): `ilsvrc experiment --help` lists the catalogue without loading the engine.
 Callables are named "module:function", as the command table names its targets, and imported when run.
 """
@@ -37,6 +39,10 @@ class Arm:
     overrides: tuple[str, ...] = ()
     reuse: str | None = None
     measure: str = FINAL
+    paper_overrides: tuple[str, ...] | None = None  # at paper scale, where they differ from `overrides`
+
+    def overrides_at(self, paper: bool) -> tuple[str, ...]:
+        return self.paper_overrides if paper and self.paper_overrides is not None else self.overrides
 
 
 @dataclass(frozen=True)
@@ -54,6 +60,12 @@ class Budget:
     test_images: int | None  # None: the whole test split
     epochs: int
     seeds: int
+
+
+# At paper scale: the paper's run (the whole training split, ~90 epochs) once; --quick on 100 images per class
+# of ILSVRC-2012's 1000 (and 10 per class of val), a few epochs: the pipeline end to end, not the verdicts.
+PAPER_BUDGET = Budget(None, None, 90, 1)
+PAPER_QUICK_BUDGET = Budget(100_000, 10_000, 3, 1)
 
 
 @dataclass(frozen=True)
@@ -77,7 +89,10 @@ class Experiment:
     paired: bool = False  # arms measure the same trained models (a paired standard error)
     runner: str = TRAIN_ARMS
     needs_data: bool = True  # False: measures the machine, not a dataset (gpu)
-    extra: dict = field(default_factory=dict)  # runner-specific settings (thresholds, sizes)
+    extra: dict = field(default_factory=dict)  # runner-specific settings (thresholds, sizes); "quick_", "paper_"
+                                               # and "paper_quick_" keys replace a setting in those versions
+    paper: Budget = PAPER_BUDGET  # the budgets of the paper-scale version
+    paper_quick: Budget = PAPER_QUICK_BUDGET
 
     def __post_init__(self):
         names = [a.name for a in self.arms]
@@ -91,8 +106,21 @@ class Experiment:
     def arm(self, name: str) -> Arm:
         return next(a for a in self.arms if a.name == name)
 
-    def budget(self, quick: bool) -> Budget:
+    def budget(self, quick: bool, paper: bool = False) -> Budget:
+        if paper:
+            return self.paper_quick if quick else self.paper
         return self.quick if quick else self.full
+
+    def setting(self, key: str, quick: bool, paper: bool = False):
+        """A runner setting of this version: the most specific of paper_quick_KEY, paper_KEY, quick_KEY, KEY."""
+        prefixes = (["paper_quick_"] if paper and quick else []) + (["paper_"] if paper else []) + \
+            (["quick_"] if quick else []) + [""]
+        return next(self.extra[p + key] for p in prefixes if p + key in self.extra)
+
+    def settings(self, quick: bool, paper: bool = False) -> dict:
+        """Every runner setting of this version, by its plain name."""
+        keys = sorted({k.removeprefix("paper_").removeprefix("quick_") for k in self.extra})
+        return {k: self.setting(k, quick, paper) for k in keys if k in self.extra}
 
 
 def resolve(target: str):

@@ -47,11 +47,11 @@ def _cpu_model() -> str:
     return platform.processor() or "unknown"
 
 
-def arm_record(experiment: Experiment, name: str, runs: list[dict]) -> dict:
+def arm_record(experiment: Experiment, name: str, runs: list[dict], paper: bool = False) -> dict:
     arm = experiment.arm(name)
     values = [r[experiment.quantity.key] for r in runs]
     mean, std = mean_std(values)
-    return {"name": name, "label": arm.label, "overrides": list(arm.overrides), "reuses": arm.reuse,
+    return {"name": name, "label": arm.label, "overrides": list(arm.overrides_at(paper)), "reuses": arm.reuse,
             "values": values, "mean": mean, "std": std, "n": len(values), "runs": runs}
 
 
@@ -66,12 +66,15 @@ def comparison_record(experiment: Experiment, arms: dict[str, dict], comparison)
 
 def build_result(context, figures: dict[str, list[dict]], seconds: float, notes: list[str] | None = None) -> dict:
     e, b = context.experiment, context.budget
-    arms = {name: arm_record(e, name, runs) for name, runs in figures.items()}
+    arms = {name: arm_record(e, name, runs, context.paper) for name, runs in figures.items()}
     comparisons = [comparison_record(e, arms, c) for c in e.comparisons]
     return _finite({"format": FORMAT, "version": VERSION, "name": e.name, "claim": e.claim, "question": e.question,
             "quick": context.quick, "data": context.data, "seeds": context.seeds,
+            "scale": "paper" if context.paper else "small", "subject": context.subject if e.needs_data else None,
             "budget": {"train_images": b.train_images, "test_images": b.test_images, "epochs": b.epochs,
-                       "preset": context.preset, "base_overrides": list(e.base), **_extra(e, context.quick)},
+                       "preset": context.preset, "base_overrides": list(e.base) + list(context.overrides),
+                       **e.settings(context.quick, context.paper)},
+            "cost": context.cost,
             "quantity": {"key": e.quantity.key, "label": e.quantity.label, "unit": e.quantity.unit},
             "arms": list(arms.values()), "comparisons": comparisons, "verdict": comparisons[0]["verdict"],
             "notes": notes or [], "machine": machine(context.device) | {"load_average_start": context.load_at_start},
@@ -88,16 +91,6 @@ def _finite(value):
     if isinstance(value, list):
         return [_finite(v) for v in value]
     return value
-
-
-def _extra(experiment: Experiment, quick: bool) -> dict:
-    """The runner's settings this run used (the quick ones under --quick)."""
-    extra = {}
-    for key, value in experiment.extra.items():
-        if key.startswith("quick_"):
-            continue
-        extra[key] = experiment.extra.get(f"quick_{key}", value) if quick else value
-    return extra
 
 
 def write_result(out: Path, result: dict) -> None:
@@ -136,6 +129,8 @@ def format_table(result: dict) -> str:
         lines.append(f"    paper: {paper['figure']} [{paper['source']}]")
     for note in result.get("notes", []):
         lines.append(f"  note: {note}")
+    if result.get("cost"):
+        lines.append(f"  {result['cost']['line']}")
     m = result["machine"]
     lines.append(f"  {result['wall_seconds']:.0f} s on {m['cpu']}, {m['cores']} cores ({m['device']}), "
                  f"load average {m['load_average_start'][0]} at the start, {m['load_average'][0]} at the end")

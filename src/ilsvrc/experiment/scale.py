@@ -1,8 +1,9 @@
-"""The `scale` experiment: HOG + linear SVM and alexnet-small against the number of training images.
+"""The `scale` experiment: HOG + linear SVM and the ConvNet against the number of training images.
 
-Both are trained on the same stratified subsets and scored on the same test images. The ConvNet gets
-about the same number of image presentations at every size (more epochs on small subsets, within
-[min_epochs, max_epochs]); the SVM sees each subset once, as it always does.
+Both are trained on the same stratified subsets and scored on the same test images. The ConvNet (alexnet-small
+on small images; the full alexnet at paper scale) gets about the same number of image presentations at every
+size (more epochs on small subsets, within [min_epochs, max_epochs]); the SVM sees each subset once, as it
+always does.
 """
 from __future__ import annotations
 
@@ -22,18 +23,24 @@ def epochs_for(images: int, passes: int, low: int, high: int) -> int:
     return max(low, min(high, math.ceil(passes / images)))
 
 
+def plan(context: Context) -> list[tuple[int, int]]:
+    """(training images, epochs) of the ConvNet at each size of this version (the whole split at most)."""
+    e, q, p = context.experiment, context.quick, context.paper
+    sizes = list(dict.fromkeys(context.train_images(size) for size in e.setting("sizes", q, p)))  # in order, once
+    return [(size, epochs_for(size, e.setting("image_passes", q, p), e.setting("min_epochs", q, p),
+                              e.setting("max_epochs", q, p))) for size in sizes]
+
+
 def run_scale(context: Context):
-    x = context.experiment.extra
-    q = "quick_" if context.quick else ""
-    sizes, passes = x[f"{q}sizes"], x[f"{q}image_passes"]
+    planned = plan(context)
+    sizes = [size for size, _ in planned]
     errors = {"hog": {}, "convnet": {}}  # method -> size -> [error per seed]
     total, done = len(sizes) * len(context.seeds), 0
     for seed in context.seeds:
-        for size in sizes:
+        for size, epochs in planned:
             done += 1
             began = time.perf_counter()
             data = context.subset(seed, size)
-            epochs = epochs_for(size, passes, x["min_epochs"], x["max_epochs"])
             run = context.out / "runs" / "convnet" / f"n{size}-seed{seed}"
             with progress.silenced():
                 train(arm_config(context, (), data, seed, epochs), run)
@@ -44,7 +51,7 @@ def run_scale(context: Context):
             context.log(f"  [{done}/{total}] scale: {size} images ({epochs} epochs), seed {seed}: HOG "
                         f"{errors['hog'][size][-1]:.2%}, ConvNet {errors['convnet'][size][-1]:.2%} "
                         f"({time.perf_counter() - began:.0f} s)")
-    return _figures(errors, sizes, context.seeds), _notes(errors, sizes), _series(errors, sizes)
+    return _figures(errors, sizes, context.seeds), _notes(errors, sizes), _series(errors, sizes, context.subject)
 
 
 def _advantages(errors: dict, size: int) -> list[float]:
@@ -71,8 +78,8 @@ def _notes(errors: dict, sizes) -> list[str]:
     return notes
 
 
-def _series(errors: dict, sizes) -> dict:
-    names = {"hog": "HOG + linear SVM", "convnet": "alexnet-small"}
+def _series(errors: dict, sizes, subject: str) -> dict:
+    names = {"hog": "HOG + linear SVM", "convnet": subject}
     return {names[m]: [{"train_images": s, "mean": mean_std(errors[m][s])[0],
                         "std": 0.0 if len(errors[m][s]) < 2 else mean_std(errors[m][s])[1]} for s in sizes]
             for m in errors}

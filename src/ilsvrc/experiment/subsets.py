@@ -4,7 +4,8 @@
 
 Every arm of one seed trains on the same subset; each seed draws its own (the spread over seeds includes
 the choice of images). The training statistics (mean image, PCA) are those of the subset, as a run on
-that much data would have them.
+that much data would have them. Small images are copied as one array; large ones (an ImageNet) are read
+one by one and packed again at the size and in the storage they had.
 """
 from __future__ import annotations
 
@@ -17,6 +18,18 @@ from ilsvrc.data.pack_options import PackOptions
 from ilsvrc.data.prepare import pack_datasets
 from ilsvrc.data.readers.packed import INDEX, PackedDataset
 from ilsvrc.errors import ConfigError
+
+SMALL_SIDE = 64  # raw-stored images up to this side are small (MNIST 28, CIFAR 32); larger or encoded: large
+
+
+def stored_side(split: PackedDataset) -> int:
+    """The side of the stored images (of the central square, for large ones): the mean image's."""
+    return min(split.stats["mean_image"].shape[:2])
+
+
+def is_large(split: PackedDataset) -> bool:
+    """ImageNet-sized: stored encoded, or raw at more than SMALL_SIDE pixels."""
+    return split.storage != "raw" or stored_side(split) > SMALL_SIDE
 
 
 def stratified(labels: np.ndarray, count: int | None, seed: int) -> np.ndarray:
@@ -84,8 +97,10 @@ def subset(root: Path, folder: Path, train_split: str, train_images: int | None,
     for split, count in ((train_split, train_images), (test_split, test_images)):
         base = PackedDataset(root, split)
         index = stratified(base.labels(), count, seed)
-        datasets[split] = SubsetArrays(base, index) if base.storage == "raw" else SubsetView(base, index)
+        datasets[split] = SubsetView(base, index) if is_large(base) else SubsetArrays(base, index)
     recipe = {"source": str(root.resolve()), "kind": "packed+subset", "seed": seed,
               "counts": {train_split: train_images, test_split: test_images}}
-    pack_datasets(datasets, out, recipe, PackOptions())
+    train = PackedDataset(root, train_split)
+    options = PackOptions(shorter_side=stored_side(train), storage=train.storage) if is_large(train) else PackOptions()
+    pack_datasets(datasets, out, recipe, options)
     return out

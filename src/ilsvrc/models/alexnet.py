@@ -7,6 +7,8 @@
 `alexnet` runs the paper's two GPUs as grouped convolutions: group g of conv2, conv4 and
 conv5 is the tower on GPU g (alexnet_two_tower.py holds the literal two-device net). It has
 60,965,224 parameters for 1000 classes; `alexnet-owt` ("one weird trick", 2014) 61,100,840.
+`alexnet` and `alexnet-small` share the switches of the paper's comparisons (activation, lrn, pooling,
+remove_conv, bias, channels), so `ilsvrc experiment` runs each claim at either scale.
 """
 from __future__ import annotations
 
@@ -40,49 +42,85 @@ class AlexNetConfig(ModelConfig):
     dropout: float = 0.5
     groups: int = 2            # 2: the paper's two-GPU connectivity; 1: every layer sees all maps
     init: str = "paper"        # "paper", "caffe" or "kaiming": see layers.init_alexnet_
+    channels: tuple[int, ...] = (96, 256, 384, 384, 256)  # conv1..conv5 filters (the paper's)
+    # The paper's design choices, switchable as alexnet-small's are (the defaults are the paper's):
+    activation: str = "relu"   # "tanh": the saturating unit of Figure 1's comparison
+    lrn: bool = True           # local response normalisation after conv1 and conv2
+    pooling: str = "overlap"   # "overlap": 3x3 windows, stride 2; "plain": 2x2, stride 2 (55 -> 27 -> 13 -> 6 both)
+    remove_conv: str | None = None  # "conv3" or "conv4": the net one middle layer shallower
+    bias: float | None = None  # bias of conv2, conv4, conv5, fc6, fc7 (None: the init's)
 
     def __post_init__(self) -> None:
         super().__post_init__()
         require_choice(self, "groups", (1, 2))
         require_choice(self, "init", INITS)
+        check_design_options(self)
+
+
+def check_design_options(config) -> None:
+    """The switches alexnet and alexnet-small share: activation, lrn, pooling, remove_conv, bias, channels."""
+    require_choice(config, "activation", ACTIVATIONS)
+    require(isinstance(config.lrn, bool), config, f"lrn must be true or false, got {config.lrn!r}")
+    require_choice(config, "pooling", tuple(POOLINGS))
+    require_choice(config, "remove_conv", (None, "conv3", "conv4"))
+    require(config.bias is None or (isinstance(config.bias, (int, float)) and not isinstance(config.bias, bool)),
+            config, f"bias must be a number or null, got {config.bias!r}")
+    require(isinstance(config.channels, (list, tuple)) and len(config.channels) == 5
+            and all(is_positive_int(c) for c in config.channels),
+            config, f"channels must be 5 positive integers (conv1..conv5), got {config.channels!r}")
+    config.channels = tuple(config.channels)
+    require(all(c % config.groups == 0 for c in config.channels), config,
+            f"channels {config.channels} must divide into {config.groups} groups")
 
 
 class AlexNet(Classifier):
-    """The 2012 network: 5 convolutional and 3 fully connected layers, ReLU, LRN, overlapping pooling."""
+    """The 2012 network: 5 convolutional and 3 fully connected layers, ReLU, LRN, overlapping pooling.
+
+    Each of the paper's choices is an option (activation, lrn, pooling, remove_conv, bias, channels, dropout,
+    groups), so `ilsvrc experiment` switches one at a time at the paper's scale; the defaults build the
+    paper's net, draw for draw as before the options existed.
+    """
 
     config_class = AlexNetConfig
 
     def __init__(self, config: AlexNetConfig):
         super().__init__()
         self.config = config
-        g = config.groups
+        c1, c2, c3, c4, c5 = config.channels
+        g, removed = config.groups, config.remove_conv
         # The paper feeds 224x224 crops to an 11x11 stride-4 conv1 with 55x55 outputs, but (224 - 11) / 4 + 1
         # is 54.25: the arithmetic needs 227 (Caffe crops 227). Padding 2 gives (224 + 4 - 11) // 4 + 1 = 55 at
         # the paper's stated 224, as torchvision and cuda-convnet2 do; the weights are the same either way.
-        self.conv1 = nn.Conv2d(config.in_channels, 96, 11, stride=4, padding=2)
-        self.conv2 = nn.Conv2d(96, 256, 5, padding=2, groups=g)
-        self.conv3 = nn.Conv2d(256, 384, 3, padding=1)  # the layer where the two GPUs meet
-        self.conv4 = nn.Conv2d(384, 384, 3, padding=1, groups=g)
-        self.conv5 = nn.Conv2d(384, 256, 3, padding=1, groups=g)
-        self.norm = LocalResponseNorm(groups=g)
-        self.pool = nn.MaxPool2d(3, stride=2)  # overlapping: 3x3 windows, stride 2
-        self.avgpool = nn.AdaptiveAvgPool2d(6)  # the identity at 224x224; lets other sizes through
-        self.fc6 = nn.Linear(256 * 6 * 6, 4096)
+        # Built in the same order whatever the options, so a seed gives the same draws as before they existed.
+        self.conv1 = nn.Conv2d(config.in_channels, c1, 11, stride=4, padding=2)
+        self.conv2 = nn.Conv2d(c1, c2, 5, padding=2, groups=g)
+        self.conv3 = None if removed == "conv3" else nn.Conv2d(c2, c3, 3, padding=1)  # where the two GPUs meet
+        into4 = c2 if removed == "conv3" else c3
+        self.conv4 = None if removed == "conv4" else nn.Conv2d(into4, c4, 3, padding=1, groups=g)
+        self.conv5 = nn.Conv2d(into4 if removed == "conv4" else c4, c5, 3, padding=1, groups=g)
+        self.norm = LocalResponseNorm(groups=g) if config.lrn else nn.Identity()
+        self.pool = nn.MaxPool2d(*POOLINGS[config.pooling])  # overlapping: 3x3 windows, stride 2
+        self.act = ACTIVATIONS[config.activation]
+        self.avgpool = nn.AdaptiveAvgPool2d(6)  # the identity at 224x224 (either pooling); lets other sizes through
+        self.fc6 = nn.Linear(c5 * 6 * 6, 4096)
         self.fc7 = nn.Linear(4096, 4096)
         self.fc8 = nn.Linear(4096, config.num_classes)
         self.drop = nn.Dropout(config.dropout)
         self.num_features = 4096
-        init_alexnet_(named_layers(self, ALEXNET_LAYERS), config.init)
+        kept = tuple(name for name in ALEXNET_LAYERS if name != removed)
+        init_alexnet_(named_layers(self, kept), config.init, config.bias)
 
     def forward_features(self, x: torch.Tensor) -> torch.Tensor:  # (B, 3, 224, 224)
-        x = self.pool(self.norm(F.relu(self.conv1(x))))  # (B, 96, 55, 55) -> (B, 96, 27, 27)
-        x = self.pool(self.norm(F.relu(self.conv2(x))))  # (B, 256, 27, 27) -> (B, 256, 13, 13)
-        x = F.relu(self.conv3(x))                        # (B, 384, 13, 13)
-        x = F.relu(self.conv4(x))                        # (B, 384, 13, 13)
-        x = self.pool(F.relu(self.conv5(x)))             # (B, 256, 13, 13) -> (B, 256, 6, 6)
-        x = self.avgpool(x).flatten(1)                   # (B, 9216)
-        x = self.drop(F.relu(self.fc6(x)))               # (B, 4096)
-        return F.relu(self.fc7(x))                       # (B, 4096)
+        act = self.act
+        x = self.pool(self.norm(act(self.conv1(x))))  # (B, 96, 55, 55) -> (B, 96, 27, 27)
+        x = self.pool(self.norm(act(self.conv2(x))))  # (B, 256, 27, 27) -> (B, 256, 13, 13)
+        for conv in (self.conv3, self.conv4):
+            if conv is not None:
+                x = act(conv(x))                      # (B, 384, 13, 13)
+        x = self.pool(act(self.conv5(x)))             # (B, 256, 13, 13) -> (B, 256, 6, 6)
+        x = self.avgpool(x).flatten(1)                # (B, 9216)
+        x = self.drop(act(self.fc6(x)))               # (B, 4096)
+        return act(self.fc7(x))                       # (B, 4096)
 
     def forward_head(self, features: torch.Tensor) -> torch.Tensor:
         return self.fc8(self.drop(features))  # (B, num_classes)
@@ -140,19 +178,8 @@ class AlexNetSmallConfig(ModelConfig):
 
     def __post_init__(self) -> None:
         super().__post_init__()
-        require_choice(self, "activation", ACTIVATIONS)
-        require(isinstance(self.lrn, bool), self, f"lrn must be true or false, got {self.lrn!r}")
-        require_choice(self, "pooling", tuple(POOLINGS))
-        require_choice(self, "remove_conv", (None, "conv3", "conv4"))
-        require(self.bias is None or (isinstance(self.bias, (int, float)) and not isinstance(self.bias, bool)),
-                self, f"bias must be a number or null, got {self.bias!r}")
-        require(isinstance(self.channels, (list, tuple)) and len(self.channels) == 5
-                and all(is_positive_int(c) for c in self.channels),
-                self, f"channels must be 5 positive integers (conv1..conv5), got {self.channels!r}")
-        self.channels = tuple(self.channels)
         require_choice(self, "groups", (1, 2))
-        require(all(c % self.groups == 0 for c in self.channels), self,
-                f"channels {self.channels} must divide into {self.groups} groups")
+        check_design_options(self)
         require(is_positive_int(self.hidden), self,
                 f"hidden must be a positive integer, got {self.hidden!r}")
         require(is_positive_int(self.image_size) and self.image_size >= 15, self,
