@@ -184,6 +184,7 @@ def test_torchrun_eval_gives_the_one_process_figures(packed, tmp_path, capsys):
     run = tmp_path / "run"
     train(load_config("fashion-mnist-lenet5", [f"data.path={packed}", "train.epochs=1", "optim.batch_size=16",
                                                "train.threads=1"]), run)
+    capsys.readouterr()  # training's epoch lines: only eval's JSON is read below
     args = ["eval", str(run), "--split", "test", "--tta", "10crop", "--json"]
     assert main(args) == 0
     one = json.loads(capsys.readouterr().out)
