@@ -236,6 +236,57 @@ def test_a_pickle_length_field_is_checked_before_the_unpickler_allocates_it(tmp_
         assert peak < 10 << 20
 
 
+
+def peak_traced_bytes(work) -> int:
+    import tracemalloc
+
+    tracemalloc.start()
+    try:
+        work()
+        return tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+
+
+def test_a_pickle_memo_index_is_checked_before_the_unpickler_grows_its_memo(tmp_path):
+    from ilsvrc.data import safe_pickle
+
+    path = tmp_path / "batches.meta"
+    path.write_bytes(b"\x80\x02]r" + struct.pack("<I", 57_000_000) + b".")  # a list, LONG_BINPUT 57M, STOP
+
+    def load():
+        with pytest.raises(DataError) as caught:
+            safe_pickle.load(path)
+        assert str(caught.value) == f"{path}: corrupt pickle (memo index 57000000 out of range)"
+
+    assert peak_traced_bytes(load) < 10 << 20
+    path.write_bytes(pickle_of_a_shared_list())  # a pickle that uses its memo still reads
+    assert safe_pickle.load(path) == {"a": [1, 2], "b": [1, 2]}
+
+
+def pickle_of_a_shared_list() -> bytes:
+    import pickle
+
+    shared = [1, 2]
+    return pickle.dumps({"a": shared, "b": shared}, protocol=2)
+
+
+def test_a_checkpoint_whose_first_bytes_are_not_a_zip_entry_is_refused_unread(tmp_path):
+    import torch
+
+    from ilsvrc.engine.checkpoint import load_checkpoint
+
+    path = tmp_path / "best.pt"
+    torch.save({"format": "x"}, path)
+    data = path.read_bytes()  # the zip's directory at the end still intact: zipfile.is_zipfile says yes
+    path.write_bytes(b"X\xff\xff\xff\xff" + data[5:])  # torch.load would read a 4 GB legacy-pickle string
+
+    def load():
+        with pytest.raises(DataError, match="not a readable checkpoint: not a torch archive"):
+            load_checkpoint(path)
+
+    assert peak_traced_bytes(load) < 10 << 20
+
 @pytest.mark.parametrize("damage", ["encrypted", "compression"])
 def test_an_npz_zipfile_cannot_open_is_one_line(damage, tmp_path):
     """zipfile raises RuntimeError for an encrypted member and NotImplementedError for an unknown

@@ -43,6 +43,9 @@ ALLOWED_GLOBALS = {
 }
 
 
+MEMO_OPCODES = ("PUT", "BINPUT", "LONG_BINPUT", "GET", "BINGET", "LONG_BINGET")
+
+
 class ForbiddenGlobal(pickle.UnpicklingError):
     """The pickle names a global outside ALLOWED_GLOBALS."""
 
@@ -94,8 +97,11 @@ def check_lengths(data: bytes) -> None:
     try:
         with warnings.catch_warnings():  # protocol-0 strings with bad escapes warn; the unpickler judges them
             warnings.simplefilter("ignore")
-            for _ in pickletools.genops(data):
-                pass
+            for count, (opcode, arg, _) in enumerate(pickletools.genops(data)):
+                # The C unpickler grows its memo to any index it is told to store at (a damaged LONG_BINPUT
+                # of 57 million costs ~900 MB); a pickler numbers memo entries from 0, one per opcode at most.
+                if opcode.name in MEMO_OPCODES and isinstance(arg, int) and arg > count:
+                    raise pickle.UnpicklingError(f"memo index {arg} out of range")
     except ValueError as e:
         if "exhausted before seeing STOP" in str(e):
             raise EOFError from None

@@ -23,6 +23,9 @@ VERSION = 1
 KEYS = ("model_config", "model", "config", "classes", "class_names", "data_stats")  # what eval and predict read
 
 
+ZIP_ENTRY_MAGIC = b"PK\x03\x04"  # a zip local file header: how every torch.save archive begins
+
+
 def save_checkpoint(path: Path, state: dict) -> None:
     make_output_folder(path.parent)
     with written_atomically(path) as f:  # a full disk: one line naming the file, the previous one intact
@@ -63,13 +66,21 @@ def load_checkpoint(run_or_file: str | os.PathLike, which: str = "best", map_loc
 def _read(path: Path, map_location):
     # torch.save writes a zip archive; checking for one first turns the unpickler's puzzling errors on
     # text files or half-copied files ("KeyError: 101", "negative seek value") into a plain statement.
-    if not zipfile.is_zipfile(path):
+    # Both ends are checked: is_zipfile reads only the directory at the end, and a file whose first bytes
+    # are not a zip entry is read by torch.load as a legacy pickle, whose damaged length fields make it
+    # allocate up to 4 GB before failing.
+    if not (zipfile.is_zipfile(path) and _starts_like_zip(path)):
         raise DataError(path, "not a readable checkpoint: not a torch archive (truncated, or not written by "
                               "`ilsvrc train`)")
     try:
         return torch.load(path, map_location=map_location, weights_only=True)
     except Exception as e:  # noqa: BLE001 (damaged archives raise RuntimeError, KeyError, ValueError, EOFError...)
         raise DataError(path, f"not a readable checkpoint: damaged ({_first_line(e)})") from None
+
+
+def _starts_like_zip(path: Path) -> bool:
+    with open(path, "rb") as f:
+        return f.read(4) == ZIP_ENTRY_MAGIC
 
 
 def _first_line(error: Exception) -> str:
