@@ -18,7 +18,7 @@ LAYERS = [
     ("models", "augment", "metrics", "config"),
     ("engine",),
     ("baseline", "label", "bench", "report", "experiment", "scoring"),
-    ("cli", "__main__", "demo", "evaluate", "predict"),
+    ("cli", "commands", "__main__", "demo", "evaluate", "predict"),
 ]
 LAYER = {name: level for level, names in enumerate(LAYERS) for name in names}
 
