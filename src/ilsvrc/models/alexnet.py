@@ -73,6 +73,30 @@ def check_design_options(config) -> None:
             f"channels {config.channels} must divide into {config.groups} groups")
 
 
+def build_design_layers(model: nn.Module, config) -> None:
+    """What alexnet and alexnet-small build alike after conv1, in the same order (so a seed gives the same
+    draws): conv2..conv5 with a middle one left out if asked (the next takes the previous one's maps), LRN or
+    none, the pooling and the activation of the config's switches."""
+    c1, c2, c3, c4, c5 = config.channels
+    g, removed = config.groups, config.remove_conv
+    model.conv2 = nn.Conv2d(c1, c2, 5, padding=2, groups=g)
+    model.conv3 = None if removed == "conv3" else nn.Conv2d(c2, c3, 3, padding=1)  # where the two GPUs meet
+    into4 = c2 if removed == "conv3" else c3
+    model.conv4 = None if removed == "conv4" else nn.Conv2d(into4, c4, 3, padding=1, groups=g)
+    model.conv5 = nn.Conv2d(into4 if removed == "conv4" else c4, c5, 3, padding=1, groups=g)
+    model.norm = LocalResponseNorm(groups=g) if config.lrn else nn.Identity()
+    model.pool = nn.MaxPool2d(*POOLINGS[config.pooling])
+    model.act = ACTIVATIONS[config.activation]
+
+
+def middle_convs(model: nn.Module, x: torch.Tensor) -> torch.Tensor:
+    """conv3 and conv4, whichever the config kept."""
+    for conv in (model.conv3, model.conv4):
+        if conv is not None:
+            x = model.act(conv(x))
+    return x
+
+
 class AlexNet(Classifier):
     """The 2012 network: 5 convolutional and 3 fully connected layers, ReLU, LRN, overlapping pooling.
 
@@ -86,37 +110,25 @@ class AlexNet(Classifier):
     def __init__(self, config: AlexNetConfig):
         super().__init__()
         self.config = config
-        c1, c2, c3, c4, c5 = config.channels
-        g, removed = config.groups, config.remove_conv
         # The paper feeds 224x224 crops to an 11x11 stride-4 conv1 with 55x55 outputs, but (224 - 11) / 4 + 1
         # is 54.25: the arithmetic needs 227 (Caffe crops 227). Padding 2 gives (224 + 4 - 11) // 4 + 1 = 55 at
         # the paper's stated 224, as torchvision and cuda-convnet2 do; the weights are the same either way.
-        # Built in the same order whatever the options, so a seed gives the same draws as before they existed.
-        self.conv1 = nn.Conv2d(config.in_channels, c1, 11, stride=4, padding=2)
-        self.conv2 = nn.Conv2d(c1, c2, 5, padding=2, groups=g)
-        self.conv3 = None if removed == "conv3" else nn.Conv2d(c2, c3, 3, padding=1)  # where the two GPUs meet
-        into4 = c2 if removed == "conv3" else c3
-        self.conv4 = None if removed == "conv4" else nn.Conv2d(into4, c4, 3, padding=1, groups=g)
-        self.conv5 = nn.Conv2d(into4 if removed == "conv4" else c4, c5, 3, padding=1, groups=g)
-        self.norm = LocalResponseNorm(groups=g) if config.lrn else nn.Identity()
-        self.pool = nn.MaxPool2d(*POOLINGS[config.pooling])  # overlapping: 3x3 windows, stride 2
-        self.act = ACTIVATIONS[config.activation]
+        self.conv1 = nn.Conv2d(config.in_channels, config.channels[0], 11, stride=4, padding=2)
+        build_design_layers(self, config)  # the paper's pooling: overlapping 3x3 windows, stride 2
         self.avgpool = nn.AdaptiveAvgPool2d(6)  # the identity at 224x224 (either pooling); lets other sizes through
-        self.fc6 = nn.Linear(c5 * 6 * 6, 4096)
+        self.fc6 = nn.Linear(config.channels[4] * 6 * 6, 4096)
         self.fc7 = nn.Linear(4096, 4096)
         self.fc8 = nn.Linear(4096, config.num_classes)
         self.drop = nn.Dropout(config.dropout)
         self.num_features = 4096
-        kept = tuple(name for name in ALEXNET_LAYERS if name != removed)
+        kept = tuple(name for name in ALEXNET_LAYERS if name != config.remove_conv)
         init_alexnet_(named_layers(self, kept), config.init, config.bias)
 
     def forward_features(self, x: torch.Tensor) -> torch.Tensor:  # (B, 3, 224, 224)
         act = self.act
         x = self.pool(self.norm(act(self.conv1(x))))  # (B, 96, 55, 55) -> (B, 96, 27, 27)
         x = self.pool(self.norm(act(self.conv2(x))))  # (B, 256, 27, 27) -> (B, 256, 13, 13)
-        for conv in (self.conv3, self.conv4):
-            if conv is not None:
-                x = act(conv(x))                      # (B, 384, 13, 13)
+        x = middle_convs(self, x)                     # (B, 384, 13, 13)
         x = self.pool(act(self.conv5(x)))             # (B, 256, 13, 13) -> (B, 256, 6, 6)
         x = self.avgpool(x).flatten(1)                # (B, 9216)
         x = self.drop(act(self.fc6(x)))               # (B, 4096)
@@ -203,26 +215,15 @@ class AlexNetSmall(Classifier):
     def __init__(self, config: AlexNetSmallConfig):
         super().__init__()
         self.config = config
-        c1, c2, c3, c4, c5 = config.channels
-        g = config.groups
-        removed = config.remove_conv
-        # Built in the same order whatever the options, so a seed gives the same draws as before they existed.
-        self.conv1 = nn.Conv2d(config.in_channels, c1, 5, padding=2)
-        self.conv2 = nn.Conv2d(c1, c2, 5, padding=2, groups=g)
-        self.conv3 = None if removed == "conv3" else nn.Conv2d(c2, c3, 3, padding=1)
-        into4 = c2 if removed == "conv3" else c3
-        self.conv4 = None if removed == "conv4" else nn.Conv2d(into4, c4, 3, padding=1, groups=g)
-        self.conv5 = nn.Conv2d(into4 if removed == "conv4" else c4, c5, 3, padding=1, groups=g)
-        self.norm = LocalResponseNorm(groups=g) if config.lrn else nn.Identity()
-        self.pool = nn.MaxPool2d(*POOLINGS[config.pooling])
-        self.act = ACTIVATIONS[config.activation]
+        self.conv1 = nn.Conv2d(config.in_channels, config.channels[0], 5, padding=2)
+        build_design_layers(self, config)
         side = pooled_side(config.image_size, config.pooling)
-        self.fc6 = nn.Linear(c5 * side * side, config.hidden)
+        self.fc6 = nn.Linear(config.channels[4] * side * side, config.hidden)
         self.fc7 = nn.Linear(config.hidden, config.hidden)
         self.fc8 = nn.Linear(config.hidden, config.num_classes)
         self.drop = nn.Dropout(config.dropout)
         self.num_features = config.hidden
-        kept = tuple(name for name in ALEXNET_LAYERS if name != removed)
+        kept = tuple(name for name in ALEXNET_LAYERS if name != config.remove_conv)
         init_alexnet_(named_layers(self, kept), config.init, config.bias)
 
     def forward_features(self, x: torch.Tensor) -> torch.Tensor:  # (B, C, 32, 32)
@@ -230,9 +231,7 @@ class AlexNetSmall(Classifier):
         act = self.act
         x = self.norm(self.pool(act(self.conv1(x))))  # (B, 32, 32, 32) -> (B, 32, 15, 15)
         x = self.norm(self.pool(act(self.conv2(x))))  # (B, 64, 15, 15) -> (B, 64, 7, 7)
-        for conv in (self.conv3, self.conv4):
-            if conv is not None:
-                x = act(conv(x))                      # (B, 96, 7, 7)
+        x = middle_convs(self, x)                     # (B, 96, 7, 7)
         x = self.pool(act(self.conv5(x))).flatten(1)  # (B, 64, 3, 3) -> (B, 576)
         x = self.drop(act(self.fc6(x)))               # (B, 512)
         return act(self.fc7(x))                       # (B, 512)
