@@ -9,10 +9,9 @@ it, so the wall time is a lower bound. Small-image experiments are not timed (th
 """
 from __future__ import annotations
 
-import time
-
 import torch
 
+from ilsvrc.bench.timing import time_call
 from ilsvrc.engine.devices import pick_device
 from ilsvrc.engine.train import make_optimizer, make_step
 from ilsvrc.experiment.runner import Context, arm_config
@@ -37,14 +36,7 @@ def planned(context: Context) -> tuple[list[tuple[int, int]], int]:
 def timed(step, batch: int, device: torch.device, steps: int) -> float:
     """Images per second of `step()` (one batch of `batch` images), after one warm-up call."""
     step()
-    if device.type == "cuda":
-        torch.cuda.synchronize()
-    began = time.perf_counter()
-    for _ in range(steps):
-        step()
-    if device.type == "cuda":
-        torch.cuda.synchronize()
-    return batch * steps / (time.perf_counter() - began)
+    return batch / time_call(step, device, steps)
 
 
 def step_rate(context: Context) -> tuple[float, str]:
