@@ -210,6 +210,14 @@ def test_a_foreign_output_folder_is_refused_before_any_work(tmp_path, capsys):
     assert err.startswith(f"ilsvrc: error: {tmp_path}: holds files this command did not write (notes.txt)")
 
 
+
+def test_a_bad_model_option_is_one_line_before_the_folder_is_made(tmp_path, packed, capsys):
+    out = tmp_path / "lrn"
+    args = ["experiment", "lrn", "--quick", "--data", str(packed), "--out", str(out)]
+    assert main(args + ["--set", "model.options.lrn=maybe"]) == 1
+    assert capsys.readouterr().err == "ilsvrc: error: alexnet-small: lrn must be true or false, got 'maybe'\n"
+    assert not out.exists()
+
 def test_report_turns_experiment_folders_into_what_made_it_work(tmp_path, packed, monkeypatch):
     import ilsvrc.experiment.gpu as gpu
 

@@ -20,7 +20,7 @@ from ilsvrc.experiment.cost import estimate
 from ilsvrc.experiment.figure import plot_png
 from ilsvrc.experiment.registry import Experiment, lookup, resolve
 from ilsvrc.experiment.result import FIGURE, RECORD, build_result, format_table, write_result
-from ilsvrc.experiment.runner import make_context, progress_log
+from ilsvrc.experiment.runner import check_arms, make_context, progress_log
 from ilsvrc.errors import ConfigError
 from ilsvrc.files import check_output_folder, make_output_folder, write_bytes_atomic, write_text_atomic
 
@@ -35,9 +35,10 @@ def run_experiment(experiment: Experiment, data: str = "fashion-mnist", out: str
     `overrides`: `--set` items every arm's config takes before its own."""
     out = Path(out or DEFAULT_OUT / experiment.name)
     check_output_folder(out, own=OWN)
-    make_output_folder(out)
     began = time.perf_counter()
     context = make_context(experiment, data, out, quick, seeds, device, log, overrides)
+    check_arms(context)  # a bad --set or option fails here, before the folder is made
+    make_output_folder(out)
     log(f"{experiment.name}{' (QUICK)' if quick else ''}{' at paper scale' if context.paper else ''}: "
         f"{experiment.claim}")
     context.cost = estimate(context)

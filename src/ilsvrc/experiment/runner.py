@@ -27,6 +27,7 @@ from ilsvrc.engine.train import train
 from ilsvrc.errors import ConfigError
 from ilsvrc.experiment.registry import Arm, Budget, Experiment, resolve
 from ilsvrc.experiment.subsets import is_large, stored_side, subset
+from ilsvrc.models.registry import model_config
 
 PRESET = "fashion-mnist-alexnet"  # the paper's design at 28x28 px, tuned for a CPU
 # The preset's lr 0.1 with half an epoch of warm-up suits 60,000 images x 12 epochs; on subsets of a few
@@ -124,6 +125,15 @@ def arm_config(context: Context, overrides, data: Path, seed: int, epochs: int):
     else:
         recipe, fixed = SUBSET_RECIPE, fixed + ["train.eval_every=0"]
     return load_config(context.preset, [*recipe, *context.experiment.base, *context.overrides, *overrides, *fixed])
+
+
+def check_arms(context: Context) -> None:
+    """Every arm's config, model options included, validated before anything is written or trained."""
+    if not context.experiment.needs_data:
+        return  # the gpu experiment trains nothing
+    for arm in context.experiment.arms:
+        config = arm_config(context, context.overrides_of(arm), context.root, 0, 1)
+        model_config(config.model.name, context.num_classes or None, **config.model.options)
 
 
 def train_arms(context: Context) -> tuple[dict[str, list[dict]], list[str], None]:

@@ -90,8 +90,12 @@ def model_class(name: str) -> type[nn.Module]:
 
 def create_model(name: str, num_classes: int | None = None, **options: Any) -> nn.Module:
     """A freshly initialised model; `num_classes=None` keeps the model's default (10 or 1000)."""
-    cls = model_class(name)
-    config_class = cls.config_class
+    return model_class(name)(model_config(name, num_classes, **options))
+
+
+def model_config(name: str, num_classes: int | None = None, **options: Any) -> ModelConfig:
+    """The model's validated config, without building its weights: a bad option fails here, in one line."""
+    config_class = model_class(name).config_class
     known = {f.name for f in dataclasses.fields(config_class)} - {"name", "num_classes"}
     unknown = sorted(set(options) - known)
     if unknown:
@@ -99,7 +103,7 @@ def create_model(name: str, num_classes: int | None = None, **options: Any) -> n
                           f"options are: num_classes, {', '.join(sorted(known))}")
     if num_classes is not None:
         options["num_classes"] = num_classes
-    return cls(config_class(name=name, **options))
+    return config_class(name=name, **options)
 
 
 def config_to_dict(model: nn.Module) -> dict[str, Any]:
