@@ -7,8 +7,8 @@ import torch
 
 from ilsvrc.baseline import BaselineOptions, load_baseline
 from ilsvrc.baseline.command import fit_and_save
-from ilsvrc.baseline.kernel_svm import (Gram, RbfSvm, nystroem_basis, rbf_kernel, signs, squared_distances,
-                                        squared_hinge_svm)
+from ilsvrc.baseline.kernel_svm import (KMEANS_ITERATIONS, Gram, RbfSvm, gram_matrix, kmeans_landmarks, nystroem_factor, nystroem_map,
+                                        rbf_kernel, signs, squared_distances, squared_hinge_svm)
 from ilsvrc.baseline.svm import LinearSvm
 from ilsvrc.data.prepare import PackOptions, prepare
 from test_baseline import gratings
@@ -36,20 +36,51 @@ def test_the_map_is_exact_at_the_landmarks_and_equals_scikit_learns_nystroem_els
     from sklearn.kernel_approximation import Nystroem
 
     rng = np.random.default_rng(0)
-    landmarks, others = rng.normal(size=(30, 4)).astype(np.float32), rng.normal(size=(50, 4)).astype(np.float32)
-    basis = nystroem_basis(torch.from_numpy(landmarks), 0.3)
-    z_l = rbf_kernel(torch.from_numpy(landmarks), torch.from_numpy(landmarks), 0.3) @ basis
-    torch.testing.assert_close(z_l @ z_l.T, rbf_kernel(torch.from_numpy(landmarks), torch.from_numpy(landmarks), 0.3),
-                               atol=1e-4, rtol=0)
-    z = rbf_kernel(torch.from_numpy(others), torch.from_numpy(landmarks), 0.3) @ basis
-    reference = Nystroem(gamma=0.3, n_components=30).fit(landmarks).transform(others)  # all 30 as its basis
+    landmarks, others = (torch.from_numpy(rng.normal(size=(n, 4)).astype(np.float32)) for n in (30, 50))
+    factor = nystroem_factor(landmarks, 0.3)
+    z_l = nystroem_map(landmarks, landmarks, 0.3, factor)
+    torch.testing.assert_close(z_l @ z_l.T, rbf_kernel(landmarks, landmarks, 0.3), atol=1e-4, rtol=0)
+    z = nystroem_map(others, landmarks, 0.3, factor)
+    reference = Nystroem(gamma=0.3, n_components=30).fit(landmarks.numpy()).transform(others.numpy())  # all 30
     np.testing.assert_allclose((z @ z.T).numpy(), reference @ reference.T, atol=1e-4)
 
 
 def test_with_every_image_a_landmark_the_map_gives_the_exact_kernel():
     x = torch.from_numpy(circles(40, 0)[0])
-    z = rbf_kernel(x, x, 0.5) @ nystroem_basis(x, 0.5)
+    z = nystroem_map(x, x, 0.5, nystroem_factor(x, 0.5))
     torch.testing.assert_close(z @ z.T, rbf_kernel(x, x, 0.5), atol=1e-4, rtol=0)
+
+
+def test_gram_matrix_by_syrk_equals_the_general_product():
+    z = torch.from_numpy(np.random.default_rng(3).normal(size=(500, 37)).astype(np.float32))
+    torch.testing.assert_close(gram_matrix(z), z.double().T @ z.double(), atol=1e-3, rtol=1e-5)
+    assert gram_matrix(z[100:]).shape == (37, 37)  # a slice of rows: still no copy needed
+
+
+def test_kmeans_landmarks_cover_the_data_as_well_as_scikit_learns_lloyd_steps():
+    from sklearn.cluster import KMeans
+
+    rng = np.random.default_rng(4)
+    x = (rng.normal(size=(3000, 80)) * np.geomspace(4, 0.1, 80)).astype(np.float32)  # most variance in few axes
+
+    def inertia(landmarks: np.ndarray) -> float:
+        return float(squared_distances(torch.from_numpy(x), torch.from_numpy(landmarks)).min(1).values.sum())
+
+    ours = kmeans_landmarks(torch.from_numpy(x), 40, seed=0).numpy()
+    sample = x[rng.permutation(3000)[:40]]
+    # the same algorithm: Lloyd's steps from 40 random images (not k-means++, which our landmarks skip)
+    reference = KMeans(40, init="random", n_init=1, max_iter=KMEANS_ITERATIONS, random_state=0).fit(x)
+    reference = reference.cluster_centers_.astype(np.float32)
+    assert ours.shape == (40, 80)
+    assert inertia(ours) < 0.8 * inertia(sample)
+    assert inertia(ours) < 1.1 * inertia(reference)
+
+
+def test_kmeans_landmarks_keep_their_number_when_clusters_empty():
+    x = torch.zeros(50, 3)
+    x[25:] = 1  # two distinct points: 5 centres, at most 2 with images
+    landmarks = kmeans_landmarks(x, 5, seed=1)
+    assert landmarks.shape == (5, 3) and {tuple(row.tolist()) for row in landmarks} <= {(0.0,) * 3, (1.0,) * 3}
 
 
 def test_solver_reaches_liblinears_squared_hinge_svm():
@@ -132,3 +163,10 @@ def test_a_kernel_map_too_large_for_memory_is_refused_before_extraction(monkeypa
                                           r"kernel map \(at most 8\); use --train-limit, fewer --landmarks or "
                                           r"--features hog$"):
         pipeline._check_kernel_memory(BaselineOptions("hog-rbf", landmarks=4000), 1_281_167)
+
+
+def test_the_command_line_default_is_the_libraries():
+    from ilsvrc.baseline.kernel_svm import DEFAULT_LANDMARKS
+    from ilsvrc.cli import build_parser
+
+    assert build_parser().parse_args(["baseline"]).landmarks == DEFAULT_LANDMARKS == BaselineOptions().landmarks

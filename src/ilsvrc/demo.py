@@ -14,6 +14,7 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from ilsvrc.baseline.kernel_svm import DEFAULT_LANDMARKS
 from ilsvrc.config import load_config
 from ilsvrc.data.packing import ensure_packed
 from ilsvrc.engine.train import train
@@ -39,7 +40,7 @@ class Budget:
     lenet5_epochs: int
     alexnet_epochs: int
     notes: list[str] = field(default_factory=list)
-    baseline_landmarks: int = 4000  # the RBF-kernel SVM's Nystroem map (its cost grows with the square)
+    baseline_landmarks: int = DEFAULT_LANDMARKS  # the RBF-kernel SVM's Nystroem map (its cost grows with the square)
 
 
 # The strongest traditional entry that fits each budget: HOG + LBP with RBF-kernel SVMs.

@@ -16,6 +16,7 @@ import json as jsonlib
 from dataclasses import asdict
 from pathlib import Path
 
+from ilsvrc.baseline.kernel_svm import DEFAULT_LANDMARKS
 from ilsvrc.baseline.pipeline import DEFAULT_C, BaselineOptions, FittedBaseline, train_baseline
 from ilsvrc.baseline.store import MODEL, RECORD, RUN_FILES, SUMMARY, save_run
 from ilsvrc.engine.evaluation import RunScores
@@ -27,7 +28,7 @@ APPROACH = "hand-designed features + SVM"
 def fit_baseline(features: str = "hog-rbf", data: str | Path = "fashion-mnist", out: str | Path | None = None,
                  train_limit: int | None = None, C: float | None = None, split: str = "val",
                  workers: int | None = None, seed: int = 0, side: int | None = None,
-                 landmarks: int = 4000) -> Path:
+                 landmarks: int = DEFAULT_LANDMARKS) -> Path:
     """Fit, score and save a baseline run; returns its folder (default runs/baseline-FEATURES)."""
     options = BaselineOptions(features, C=DEFAULT_C if C is None else C, train_limit=train_limit, side=side,
                               seed=seed, workers=workers, landmarks=landmarks)
@@ -54,7 +55,7 @@ def fit_and_save(options: BaselineOptions, data: str | Path, out: str | Path, sp
 def baseline_command(features: str = "hog-rbf", data: str = "fashion-mnist", out: str | None = None,
                      split: str = "val", train_limit: int | None = None, C: float | None = None,
                      side: int | None = None, workers: int | None = None, seed: int = 0, json: bool = False,
-                     landmarks: int = 4000) -> int:
+                     landmarks: int = DEFAULT_LANDMARKS) -> int:
     run = fit_baseline(features, data, out, train_limit, C, split, workers, seed, side, landmarks)
     record = jsonlib.loads((run / RECORD).read_text())
     if json:  # the figures at the top level, as `ilsvrc eval --json` prints them; "results" kept for one version

@@ -21,7 +21,7 @@ import torch
 
 from ilsvrc.baseline.extract import SplitImages, extract, fit_image, stratified_subset
 from ilsvrc.baseline.extractors import KERNEL, NAMES, Extractor, check_features, learned_parameters, make_extractor
-from ilsvrc.baseline.kernel_svm import RbfSvm
+from ilsvrc.baseline.kernel_svm import DEFAULT_LANDMARKS, RbfSvm
 from ilsvrc.baseline.svm import LinearSvm
 from ilsvrc.data.images import read_image
 from ilsvrc.data.packing import ensure_packed, scored_split
@@ -36,7 +36,7 @@ DEFAULT_C = 16.0  # measured on Fashion-MNIST: test accuracy rises with C up to 
 class BaselineOptions:
     features: str = "hog-rbf"
     C: float = DEFAULT_C  # linear SVM soft-margin constant (SGD's alpha = 1 / (C n)); kernel SVMs tune their own
-    landmarks: int = 4000  # kernel SVMs: training images spanning the Nystroem map
+    landmarks: int = DEFAULT_LANDMARKS  # kernel SVMs: k-means centres of the training images spanning the Nystroem map
     epochs: int = 10  # SGD passes over the training features
     train_limit: int | None = None  # a stratified sample of this many training images
     side: int | None = None  # images are brought to side x side pixels; None: see the module docstring
