@@ -157,12 +157,17 @@ def test_a_kernel_map_too_large_for_memory_is_refused_before_extraction(monkeypa
     from ilsvrc.baseline import pipeline
     from ilsvrc.errors import ConfigError
 
-    pipeline._check_kernel_memory(BaselineOptions("hog-rbf", landmarks=4000), 60_000)  # Fashion-MNIST: 1 GB
+    monkeypatch.setattr(pipeline, "physical_memory_gb", lambda: 24.0)
+    pipeline._check_kernel_memory(BaselineOptions("hog-rbf"), 60_000)  # Fashion-MNIST, 6,000 landmarks: 3.8 GB
+    pipeline._check_kernel_memory(BaselineOptions("hog-rbf", landmarks=10_000), 60_000)  # 8.8 GB
+    pipeline._check_kernel_memory(BaselineOptions("hog-rbf", landmarks=10**6), 100)  # at most 100 landmarks
     pipeline._check_kernel_memory(BaselineOptions("hog", landmarks=4000), 1_281_167)  # linear: no map
-    with pytest.raises(ConfigError, match=r"^--features hog-rbf on 1,281,167 training images needs 21 GB for its "
-                                          r"kernel map \(at most 8\); use --train-limit, fewer --landmarks or "
-                                          r"--features hog$"):
-        pipeline._check_kernel_memory(BaselineOptions("hog-rbf", landmarks=4000), 1_281_167)
+    with pytest.raises(ConfigError, match=r"^--features hog-rbf on 1,281,167 training images with 4,000 landmarks "
+                                          r"needs 22 GB for its kernel map and solver, more than 80% of this "
+                                          r"machine's 24 GB; use --train-limit, fewer --landmarks or --features hog$"):
+        pipeline._check_kernel_memory(BaselineOptions("hog-rbf", landmarks=4000), 1_281_167)  # the map: 20.5 GB
+    with pytest.raises(ConfigError, match=r"with 20,000 landmarks needs 30 GB"):  # the solver's matrices: 25.6 GB
+        pipeline._check_kernel_memory(BaselineOptions("hog-rbf", landmarks=20_000), 60_000)
 
 
 def test_the_command_line_default_is_the_libraries():
