@@ -347,3 +347,71 @@ def test_scoring_counts_every_image_on_its_progress_bar(packed):
     bar = tqdm(total=32, file=out, unit="img")
     scores, labels = predict_scores(model, pipe.eval_batches("test", "10crop", batch_size=8), bar=bar)
     assert scores.shape == (32, 10) and bar.n == 32 and "32/32" in out.getvalue()
+
+
+def test_early_epochs_train_on_images_resized_as_torchvision_resizes_them(packed):
+    from torchvision.transforms.v2 import functional as TF
+
+    sets = [f"data.path={packed}", "data.early_side=20", "data.early_epochs=2"]
+    early = Pipeline.build(load_config("fashion-mnist-fast", sets).data, 0, torch.device("cpu"))
+    full = Pipeline.build(load_config("fashion-mnist-fast", [f"data.path={packed}"]).data, 0, torch.device("cpu"))
+    for epoch in (0, 1):
+        (x, y), (x_full, y_full) = next(early.train_batches(epoch, 16)), next(full.train_batches(epoch, 16))
+        assert x.shape == (16, 1, 20, 20) and torch.equal(y, y_full)  # the same batch, scaled
+        torch.testing.assert_close(x, TF.resize(x_full, [20, 20], antialias=True), atol=1e-5, rtol=1e-5)
+    assert torch.equal(next(early.train_batches(2, 16))[0], next(full.train_batches(2, 16))[0])  # then full size
+    assert [early.train_side(e) for e in range(3)] == [20, 20, None]
+
+
+def test_a_run_with_early_small_epochs_trains_and_says_so_on_its_progress_bars(packed, tmp_path, monkeypatch):
+    from ilsvrc import progress
+
+    shapes, titles, bar = [], [], progress.bar
+    monkeypatch.setattr(progress, "bar", lambda total, desc="", **kw: titles.append(desc) or bar(total, desc, **kw))
+    config = load_config("fashion-mnist-fast", [f"data.path={packed}", "optim.batch_size=16", "train.epochs=3",
+                                                "data.early_side=20", "data.early_epochs=2"])
+    run = tmp_path / "run"
+    original = Pipeline.train_batches
+    monkeypatch.setattr(Pipeline, "train_batches", lambda self, epoch, *a: (
+        shapes.append((epoch, tuple(x.shape[-2:]))) or (x, y) for x, y in original(self, epoch, *a)))
+    train(config, run)
+    assert [t for t in titles if t.startswith("epoch")] == ["epoch 1/3 at 20 px", "epoch 2/3 at 20 px", "epoch 3/3"]
+    assert sorted(set(shapes)) == [(0, (20, 20)), (1, (20, 20)), (2, (28, 28))]
+    assert load_checkpoint(run)["epoch"] == 3
+
+
+def test_early_side_needs_a_model_that_takes_that_size(packed, tmp_path, capsys):
+    run = tmp_path / "run"
+    assert main(["train", "--config", "fashion-mnist-lenet5", "--out", str(run), "--set", f"data.path={packed}",
+                 "--set", "data.early_side=20", "--set", "data.early_epochs=1"]) != 0
+    err = capsys.readouterr().err.strip()
+    assert err.startswith("ilsvrc: error: data.early_side 20: model lenet5 does not take 20x20 images (") and \
+        "progressive resizing needs a model that pools globally" in err and len(err.splitlines()) == 1
+    assert not (run / "checkpoints").exists()
+
+
+@pytest.mark.parametrize("sets, message", [
+    (["data.early_side=20"], r"data.early_side \(20\) and data.early_epochs \(0\) go together"),
+    (["data.early_epochs=3"], r"data.early_side \(0\) and data.early_epochs \(3\) go together"),
+    (["data.early_side=-1", "data.early_epochs=2"], "must not be negative")])
+def test_early_side_and_epochs_are_set_together(sets, message):
+    with pytest.raises(ConfigError, match=message):
+        load_config("fashion-mnist-fast", sets)
+
+
+def test_shift_views_are_the_image_its_four_one_pixel_shifts_and_their_mirror_images(packed):
+    config = load_config("fashion-mnist-fast", [f"data.path={packed}"])
+    pipe = Pipeline.build(config.data, 0, torch.device("cpu"))
+    (centre, labels), (views, same_labels) = (next(pipe.eval_batches("test", tta)) for tta in ("center", "shift"))
+    assert views.shape == (32, 10, 1, 28, 28) and torch.equal(labels, same_labels)
+    image, background = centre[:, 0], pipe.normalization.apply_(torch.zeros(1, 1, 1, 1))  # black, normalised
+    assert torch.equal(views[:, 0], image) and torch.equal(views[:, 5:], views[:, :5].flip(-1))
+    up, down, left, right = views[:, 1], views[:, 2], views[:, 3], views[:, 4]  # the content moves that way
+    assert torch.equal(up[..., :-1, :], image[..., 1:, :]) and torch.equal(down[..., 1:, :], image[..., :-1, :])
+    assert torch.equal(left[..., :-1], image[..., 1:]) and torch.equal(right[..., 1:], image[..., :-1])
+    assert torch.equal(up[..., -1, :], torch.full_like(up[..., -1, :], background.item()))
+
+
+def test_shift_views_are_refused_for_large_images_before_training():
+    with pytest.raises(ConfigError, match="train.eval_tta shift .* is for small images"):
+        load_config("paper", ["train.eval_tta=shift"])

@@ -69,7 +69,8 @@ COMMANDS = [
                 arg("--data", default=None, help="dataset to evaluate on (default: the one it was trained on)"),
                 arg("--split", default="val", help="split (default val; test where there is no val)"),
                 arg("--tta", choices=TTA_CHOICES, default=None,
-                    help="test views: center, flip (centre + mirror image) or 10crop (the paper's); "
+                    help="test views: center, flip (centre + mirror image), 10crop (the paper's) or shift "
+                         "(small images: 1-pixel shifts up, down, left, right, each mirrored too: 10 views); "
                          "default: the views the run validated with (train.eval_tta)"),
                 arg("--real-labels", default=None, metavar="REAL_JSON",
                     help="also score against the reassessed labels of Beyer et al. 2020 (real.json: the acceptable "

@@ -22,7 +22,8 @@ from ilsvrc.errors import ConfigError
 from ilsvrc.files import parse_yaml, write_text_atomic
 
 CONFIG_DIR = Path(__file__).resolve().parent / "configs"
-TTA_CHOICES = ("center", "flip", "10crop")  # test views: centre; centre + mirror image; the paper's 10 crops
+# test views: centre; centre + mirror image; the paper's 10 crops; small images' 1-pixel shifts, each mirrored too
+TTA_CHOICES = ("center", "flip", "10crop", "shift")
 
 
 def _check(condition: bool, message: str) -> None:
@@ -44,6 +45,8 @@ class DataConfig:
     normalize: str = "mean_image"  # subtract the mean image (paper), or "channel": per-channel mean/std
     workers: int = 0  # loader worker processes
     decode: str = "cpu"  # large JPEG-stored images decoded by the workers ("cpu") or on the training device
+    early_side: int = 0  # progressive resizing: the first early_epochs epochs train on images scaled to this side
+    early_epochs: int = 0  # (0 and 0: every epoch at full size)
 
     def __post_init__(self):
         _check(self.decode in ("cpu", "device"), f"data.decode must be 'cpu' or 'device', got {self.decode!r}")
@@ -52,6 +55,11 @@ class DataConfig:
         _check(self.crop is None or self.crop > 0, f"data.crop must be positive, got {self.crop}")
         _check(self.pad >= 0 and self.workers >= 0 and self.lighting >= 0,
                "data.pad, data.workers and data.lighting must not be negative")
+        _check(min(self.early_side, self.early_epochs) >= 0,
+               "data.early_side and data.early_epochs must not be negative")
+        _check((self.early_side > 0) == (self.early_epochs > 0),
+               f"data.early_side ({self.early_side}) and data.early_epochs ({self.early_epochs}) go together: "
+               "set both (progressive resizing) or neither")
 
 
 @dataclass
@@ -110,7 +118,7 @@ class TrainConfig:
     precision: str = "fp32"  # fp32, or bf16 autocast
     channels_last: bool = False
     compile: bool = False  # torch.compile the model
-    eval_tta: str = "center"  # center, flip (centre + mirror image) or 10crop, for the per-epoch validation
+    eval_tta: str = "center"  # center, flip (+ mirror image), 10crop or shift (small images), for the validation
     eval_every: int = 1  # validate every N epochs and after the last (0: after the last only)
     threads: int = 0  # CPU threads for torch (0: torch's default)
     sync_bn: bool = False  # under torchrun on GPUs: BatchNorm statistics over the global batch
@@ -138,6 +146,8 @@ class RunConfig:
     def __post_init__(self):
         _check(self.schedule.kind != "plateau" or self.train.eval_every == 1,
                "schedule.kind plateau watches every epoch's validation error: it needs train.eval_every=1")
+        _check(self.train.eval_tta != "shift" or self.data.crop is None,
+               "train.eval_tta shift (1-pixel shifts) is for small images (data.crop unset); large ones have 10crop")
 
 
 SECTIONS = {f.name: f.default_factory for f in dataclasses.fields(RunConfig)}

@@ -3,14 +3,15 @@
     pipe = Pipeline.build(config.data, seed=0, device=device)
     for x, y in pipe.train_batches(epoch):          # x: (B, C, h, w) float on the device, normalised
     for views, y in pipe.eval_batches("test", tta):  # views: (B, V, C, h, w); average the V softmaxes
-                                                     # tta: center, flip (+ mirror image) or 10crop
+                                                     # tta: center, flip (+ mirror image), 10crop or shift
 
 Large images (data.crop set, e.g. 224): the loader's workers crop and flip uint8 images (the central
 crop instead of a random one with data.random_crop false); the device adds PCA lighting and subtracts
 the mean image (augment.TrainTransform). Small images
 (MNIST, CIFAR): the whole uint8 split sits in memory (on the GPU when there is one) and each
 batch is padded, randomly cropped and flipped there, in one vectorised step.
-Everything random derives from (seed, epoch, batch or sample index): runs and resumed runs
+With data.early_side, the first data.early_epochs epochs' batches are scaled down (progressive
+resizing). Everything random derives from (seed, epoch, batch or sample index): runs and resumed runs
 see the same batches. Under torch.distributed (`world`), each rank gets its round-robin share of
 every batch and of every evaluation split; per-batch draws (small-image crops, PCA lighting) add
 the rank to their key, per-image draws (large-image crops and flips) are those of one process.
@@ -32,6 +33,15 @@ from ilsvrc.data.readers.packed import PackedDataset
 from ilsvrc.data.readers.packed import read_index as packed_index
 from ilsvrc.engine.distributed import SINGLE, World, shard_indices
 from ilsvrc.errors import ConfigError
+
+
+def resized(x: torch.Tensor, side: int) -> torch.Tensor:
+    """(B, C, side, side) images scaled by antialiased bilinear interpolation, as torchvision's Resize on tensors.
+
+    Progressive resizing (fast.ai's and FFCV's speed runs): early epochs on smaller images cost
+    (side / full)^2 of a full-size step and learn the coarse features nearly as well; the last
+    epochs at full size set the fine ones and the BatchNorm statistics the test images meet."""
+    return F.interpolate(x, size=(side, side), mode="bilinear", antialias=True, align_corners=False)
 
 
 def normalization_for(config: DataConfig, stats: dict, device) -> Normalization:
@@ -119,8 +129,18 @@ class Pipeline:
         """The generator of a training batch's per-batch draws (lighting; small images' crops)."""
         return _generator(self.seed, epoch, step, self.device, self.world)
 
+    def train_side(self, epoch: int) -> int | None:
+        """The side `epoch`'s training images are scaled to (data.early_side), or None: as they come."""
+        early = self.config.early_side and epoch < self.config.early_epochs
+        return self.config.early_side if early else None
+
     def train_batches(self, epoch: int, batch_size: int, start: int = 0):
         """This rank's batches of `epoch` from step `start` on (0, unless a run resumes mid-epoch)."""
+        side = self.train_side(epoch)
+        for x, y in self._train_batches(epoch, batch_size, start):
+            yield (x if side is None else resized(x, side)), y
+
+    def _train_batches(self, epoch: int, batch_size: int, start: int = 0):
         if self.small:
             yield from self._small_train(epoch, batch_size, start)
             return
@@ -184,20 +204,25 @@ class Pipeline:
     def eval_batches(self, split: str, tta: str = "center", batch_size: int = 256):
         """(views (B, V, C, h, w) float, labels) over a split (this rank's share of it), in order.
 
-        V = 1 (center), 2 (flip: the centre view and its mirror image) or 10 (10crop).
+        V = 1 (center), 2 (flip: the centre view and its mirror image), 10 (10crop) or, for small
+        images, 10 (shift: the image and its 1-pixel shifts up, down, left and right, then all five
+        mirrored: the CIFAR speed runs' test views, for nets trained with data.pad).
         """
-        for views, labels in self._eval_views(split, 10 if tta == "10crop" else 1, batch_size):
-            yield (with_mirror_images(views) if tta == "flip" else views), labels
+        if tta == "shift" and not self.small:
+            raise ConfigError(f"{self.root}: tta shift (1-pixel shifts) is for small images; large ones have 10crop")
+        for views, labels in self._eval_views(split, tta, batch_size):
+            yield (with_mirror_images(views) if tta in ("flip", "shift") else views), labels
 
-    def _eval_views(self, split: str, views: int, batch_size: int):
+    def _eval_views(self, split: str, tta: str, batch_size: int):
         if self.small:
             images, labels = self._resident(split)
             share = shard_indices(len(images), self.world)
             images, labels = images[share.start::share.step], labels[share.start::share.step]
             for start in range(0, len(images), batch_size):
                 x = images[start:start + batch_size].permute(0, 3, 1, 2)  # (B, C, H, W) uint8
-                yield self._small_views(x, views), labels[start:start + batch_size]
+                yield self._small_views(x, tta), labels[start:start + batch_size]
             return
+        views = 10 if tta == "10crop" else 1
         transform = EvalTransform(self.config.crop, self.config.region, views, self.normalization)
         loader, transform = self._kept(("eval", split, views, batch_size), transform, lambda transform: make_loader(
             self.dataset(split), batch_size, transform.sample, shuffle=False, num_workers=self.config.workers,
@@ -205,14 +230,25 @@ class Pipeline:
         for images, labels in loader:
             yield transform(images.to(self.device)), labels.to(self.device)
 
-    def _small_views(self, x: torch.Tensor, views: int) -> torch.Tensor:
-        if views == 1:
-            crops = x[:, None]
-        else:  # the 10 views of the padded image, each the training crop size
+    def _small_views(self, x: torch.Tensor, tta: str) -> torch.Tensor:
+        if tta == "10crop":  # the 10 views of the padded image, each the training crop size
             pad = self.config.pad or TEN_CROP_PAD
             crops = ten_crop(F.pad(x, (pad, pad, pad, pad)), x.shape[-1])
+        elif tta == "shift":
+            crops = shifted_views(x)
+        else:
+            crops = x[:, None]
         flat = self.normalization.apply_(crops.flatten(0, 1).float())  # .float() of uint8: a new tensor
         return flat.unflatten(0, crops.shape[:2])
+
+
+def shifted_views(x: torch.Tensor, by: int = 1) -> torch.Tensor:
+    """(B, C, H, W) -> (B, 5, C, H, W): each image, then shifted by `by` pixels up, down, left and right
+    (the uncovered border zero, as data.pad's training crops)."""
+    h, w = x.shape[-2:]
+    padded = F.pad(x, (by, by, by, by))
+    offsets = [(by, by), (2 * by, by), (0, by), (by, 2 * by), (by, 0)]  # (top, left) of each window
+    return torch.stack([padded[..., top:top + h, left:left + w] for top, left in offsets], dim=1)
 
 
 def with_mirror_images(views: torch.Tensor) -> torch.Tensor:

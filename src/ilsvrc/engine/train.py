@@ -199,6 +199,7 @@ def setup_run(config: RunConfig, run_dir: Path, world: World, device: torch.devi
     if world.is_main:
         save_config(config, run_dir / "config.yaml")
     model, forward = _placed(model, config, world, device)
+    _check_early_side(model, config, pipeline, device)
     schedule = make_schedule(config.schedule, config.optim.lr, t.epochs,
                              len(train_ds) // config.optim.batch_size)
     run = Run(config, run_dir, world, pipeline, train_ds, model, forward, make_optimizer(config, model), schedule,
@@ -217,6 +218,24 @@ def _placed(model: torch.nn.Module, config: RunConfig, world: World,
         model = model.to(memory_format=torch.channels_last)
     forward = distributed.data_parallel(model, world, device, config.train.sync_bn)
     return getattr(forward, "module", forward), forward
+
+
+def _check_early_side(model: torch.nn.Module, config: RunConfig, pipeline: Pipeline, device: torch.device) -> None:
+    """Progressive resizing (data.early_side) needs a model that takes that size: one forward pass says."""
+    side = config.data.early_side
+    if not side:
+        return
+    channels = pipeline.image_shape[0]
+    was_training = model.training
+    try:
+        with torch.no_grad(), autocast(device, config.train.precision):
+            model.eval()(torch.zeros(2, channels, side, side, device=device))
+    except (RuntimeError, ConfigError) as e:  # a shape mismatch inside, or the model's own size check
+        raise ConfigError(f"data.early_side {side}: model {config.model.name} does not take {side}x{side} images "
+                          f"({str(e).splitlines()[0]}); progressive resizing needs a model that pools globally, "
+                          "such as convnet-bn") from None
+    finally:
+        model.train(was_training)
 
 
 def _resume(run: Run, device: torch.device) -> None:
@@ -275,7 +294,9 @@ def _epoch(run: Run, step, epoch: int, stop: StopSignals) -> dict:
     t, batch_size = run.config.train, run.config.optim.batch_size
     start, tally = (run.start_step, run.tally) if epoch == run.start else (0, None)
     began = time.perf_counter()
-    bar = progress.bar(run.steps * batch_size, desc=f"epoch {epoch + 1}/{t.epochs}", initial=start * batch_size)
+    side = run.pipeline.train_side(epoch)
+    bar = progress.bar(run.steps * batch_size, desc=f"epoch {epoch + 1}/{t.epochs}" + (f" at {side} px" if side else ""),
+                       initial=start * batch_size)
     batches = run.pipeline.train_batches(epoch, distributed.per_rank_batch(batch_size, run.world), start)
     tally = train_one_epoch(run.forward, step, batches, run.schedule, run.optimizer, epoch, bar, t.seed, run.world,
                             start, tally, _between_steps(run, epoch, stop))
