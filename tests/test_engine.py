@@ -387,7 +387,7 @@ def test_early_side_needs_a_model_that_takes_that_size(packed, tmp_path, capsys)
     err = capsys.readouterr().err.strip()
     assert err.startswith("ilsvrc: error: data.early_side 20: model lenet5 does not take 20x20 images (") and \
         "progressive resizing needs a model that pools globally" in err and len(err.splitlines()) == 1
-    assert not (run / "checkpoints").exists()
+    assert not run.exists()  # refused before the run folder is made
 
 
 @pytest.mark.parametrize("sets, message", [

@@ -195,11 +195,11 @@ def setup_run(config: RunConfig, run_dir: Path, world: World, device: torch.devi
     pipeline.dataset(config.data.val_split)  # a missing split or a damaged shard fails now, not after an epoch
     torch.manual_seed(t.seed)  # every rank starts from the same weights (DDP also broadcasts rank 0's)
     model = build_model(config, pipeline, len(train_ds.classes))
+    _check_early_side(model, config, pipeline)
     run_dir.mkdir(parents=True, exist_ok=True)  # only once the data and the model are known to be good
     if world.is_main:
         save_config(config, run_dir / "config.yaml")
     model, forward = _placed(model, config, world, device)
-    _check_early_side(model, config, pipeline, device)
     schedule = make_schedule(config.schedule, config.optim.lr, t.epochs,
                              len(train_ds) // config.optim.batch_size)
     run = Run(config, run_dir, world, pipeline, train_ds, model, forward, make_optimizer(config, model), schedule,
@@ -220,16 +220,17 @@ def _placed(model: torch.nn.Module, config: RunConfig, world: World,
     return getattr(forward, "module", forward), forward
 
 
-def _check_early_side(model: torch.nn.Module, config: RunConfig, pipeline: Pipeline, device: torch.device) -> None:
-    """Progressive resizing (data.early_side) needs a model that takes that size: one forward pass says."""
+def _check_early_side(model: torch.nn.Module, config: RunConfig, pipeline: Pipeline) -> None:
+    """Progressive resizing (data.early_side) needs a model that takes that size: one forward pass on the CPU,
+    before the model is placed and anything is written, says."""
     side = config.data.early_side
     if not side:
         return
     channels = pipeline.image_shape[0]
     was_training = model.training
     try:
-        with torch.no_grad(), autocast(device, config.train.precision):
-            model.eval()(torch.zeros(2, channels, side, side, device=device))
+        with torch.no_grad():
+            model.eval()(torch.zeros(2, channels, side, side))
     except (RuntimeError, ConfigError) as e:  # a shape mismatch inside, or the model's own size check
         raise ConfigError(f"data.early_side {side}: model {config.model.name} does not take {side}x{side} images "
                           f"({str(e).splitlines()[0]}); progressive resizing needs a model that pools globally, "
