@@ -415,3 +415,18 @@ def test_shift_views_are_the_image_its_four_one_pixel_shifts_and_their_mirror_im
 def test_shift_views_are_refused_for_large_images_before_training():
     with pytest.raises(ConfigError, match="train.eval_tta shift .* is for small images"):
         load_config("paper", ["train.eval_tta=shift"])
+
+
+def test_a_whitened_convnet_starts_from_its_training_images_and_large_images_are_refused(packed, tmp_path):
+    config = load_config("fashion-mnist-fast", [f"data.path={packed}", "model.options.whiten=true"])
+    pipe = Pipeline.build(config.data, 0, torch.device("cpu"))
+    torch.manual_seed(0)
+    model = build_model(config, pipe, 10)
+    sample = pipe.image_sample(5000)
+    assert sample.shape == (64, 1, 28, 28)  # every training image of the fixture, normalised
+    expected = create_model("convnet-bn", in_channels=1, whiten=True)
+    expected.init_whitening(sample)
+    assert torch.equal(model.first_conv().weight[:18], expected.first_conv().weight[:18])
+    pipe.config.crop = 224  # what a large-image recipe sets
+    with pytest.raises(ConfigError, match="whiten is for small images"):
+        pipe.image_sample(10)

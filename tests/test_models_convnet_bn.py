@@ -124,3 +124,24 @@ def test_preset_models_have_the_parameter_counts_their_presets_state(preset, wid
     by_hand = conv_bn(1, a) + conv_bn(a, a) + conv_bn(a, b) + conv_bn(b, b) + conv_bn(b, c) + conv_bn(c, c) \
         + c * 10 + 10
     assert count(model) == by_hand == params
+
+
+def test_whitening_start_decorrelates_the_first_layers_view_of_the_images():
+    generator = torch.Generator().manual_seed(0)
+    images = F.avg_pool2d(torch.randn(300, 3, 16, 16, generator=generator), 3, 1, 1) * 4 + 1  # correlated pixels
+    model = create_model("convnet-bn", in_channels=3, widths=(64, 128), whiten=True)
+    untouched = model.first_conv().weight[54:].clone()
+    model.init_whitening(images, eps=1e-5)  # barely damped: the responses are white
+    weight = model.first_conv().weight.detach()
+    responses = F.conv2d(images, weight[:27]).permute(0, 2, 3, 1).reshape(-1, 27)  # every 3x3 patch
+    raw = F.unfold(images, 3).transpose(1, 2).reshape(-1, 27)
+    assert (torch.cov(raw.T) - torch.eye(27)).abs().max() > 1  # the patches themselves are far from white
+    torch.testing.assert_close(torch.cov(responses.T), torch.eye(27), atol=0.02, rtol=0)
+    assert torch.equal(weight[27:54], -weight[:27]) and torch.equal(weight[54:], untouched)
+    assert model.first_conv() is model.stages[0][0][0]
+
+
+def test_whitening_needs_room_for_each_filter_and_its_negative():
+    with pytest.raises(ConfigError, match=r"whiten needs at least 18 maps in the first convolution .* got 16"):
+        create_model("convnet-bn", widths=(16, 32), whiten=True)
+    assert create_model("convnet-bn", widths=(8, 32), stem=18, whiten=True).first_conv().out_channels == 18

@@ -193,6 +193,16 @@ class Pipeline:
                 self.lighting.apply_(x, gen)
             yield self.normalization.apply_(x), labels[index]
 
+    def image_sample(self, count: int) -> torch.Tensor:
+        """(count, C, H, W) normalised training images drawn at random (from the run's seed): statistics for
+        a model's data-dependent start (convnet-bn's whiten). Small images only."""
+        if not self.small:
+            raise ConfigError(f"{self.root}: a sample of training images is drawn from small images only "
+                              "(model.options.whiten is for small images)")
+        images, _ = self._resident(self.config.train_split)
+        pick = torch.randperm(len(images), generator=torch.Generator().manual_seed(self.seed))[:count]
+        return self.normalization.apply_(images[pick.to(images.device)].permute(0, 3, 1, 2).float()).cpu()
+
     def _resident(self, split: str) -> tuple[torch.Tensor, torch.Tensor]:
         """A raw split's images (N, H, W, C) uint8 and labels, held on the device once."""
         if split not in self._resident_splits:

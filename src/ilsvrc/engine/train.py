@@ -60,7 +60,13 @@ def build_model(config: RunConfig, pipeline: Pipeline, num_classes: int) -> torc
         options.setdefault("image_size", height)
     if "pad_value" in fields and pipeline.small:
         options.setdefault("pad_value", pipeline.background_level())
-    return create_model(config.model.name, num_classes=num_classes, **options)
+    model = create_model(config.model.name, num_classes=num_classes, **options)
+    if getattr(model.config, "whiten", False):
+        model.init_whitening(pipeline.image_sample(WHITENING_SAMPLE))
+    return model
+
+
+WHITENING_SAMPLE = 5000  # training images whose 3x3 patches give the whitening filters (~4M patches at 28x28)
 
 
 def make_optimizer(config: RunConfig, model: torch.nn.Module) -> torch.optim.Optimizer:
