@@ -23,12 +23,14 @@ from dataclasses import dataclass, field, fields
 import numpy as np
 
 from ilsvrc.baseline.encoding import BagOfWords, FisherVector, Pca, encode_pyramid
-from ilsvrc.baseline.features import (color_histogram, dense_sift, grayscale, hog_grid, lbp_histograms,
-                                      thumbnail)
+from ilsvrc.baseline.features import (color_histogram, color_histograms_batch, dense_sift, grayscale,
+                                      grayscale_batch, hog_grid, hog_grids_batch, lbp_histograms,
+                                      lbp_histograms_batch, thumbnail, thumbnails_batch)
 from ilsvrc.errors import ConfigError, DataError
 
 FEATURES = ("hog-rbf", "hog", "sift-bovw", "sift-fisher")
 KERNEL = {"hog-rbf": "rbf"}  # pipelines whose SVMs are kernel SVMs; the rest are linear
+HOG_BATCH_PIXELS = 200_000  # pixels per batch of HogExtractor.transform: 255 images of 28 px, ~15 MB of temporaries
 ENCODE_DESCRIPTORS = 16_384  # descriptors assigned in one call: 16 MB of float32 posteriors at K = 256
 NAMES = {"hog-rbf": "HOG + LBP + RBF-kernel SVM", "hog": "HOG + LBP + linear SVM",
          "sift-bovw": "dense SIFT + bag of words + linear SVM",
@@ -76,7 +78,21 @@ class HogExtractor:
         return np.concatenate(parts + _color(image, self.color_bins))
 
     def transform(self, images: np.ndarray) -> np.ndarray:
-        return np.stack([self.describe(image) for image in images]).astype(np.float32)
+        """`describe` of every image, computed a batch of images at a time (~10x faster)."""
+        step = max(1, HOG_BATCH_PIXELS // (self.side * self.side))
+        batches = [self._describe_batch(images[i:i + step]) for i in range(0, len(images), step)]
+        return np.concatenate(batches) if batches else np.zeros((0, self.dimension), np.float32)
+
+    def _describe_batch(self, images: np.ndarray) -> np.ndarray:
+        grays = grayscale_batch(images)
+        parts = [hog_grids_batch(grays, self.grids, self.orientations)] if self.grids else []
+        if self.lbp_cells:
+            parts.append(lbp_histograms_batch(grays, self.lbp_cells))
+        if self.thumbnail:
+            parts.append(thumbnails_batch(grays, min(self.thumbnail, self.side)))
+        if self.color_bins and images.shape[3] == 3:
+            parts.append(color_histograms_batch(images, self.color_bins))
+        return np.concatenate(parts, axis=1).astype(np.float32)
 
     def arrays(self) -> dict[str, np.ndarray]:
         return {}

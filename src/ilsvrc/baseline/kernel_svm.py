@@ -101,9 +101,16 @@ def kmeans_landmarks(x: torch.Tensor, m: int, seed: int = 0) -> torch.Tensor:
     return _cluster_means(x, _assign(projected, centres), len(centres))
 
 
+ASSIGN_ROWS = 2048  # points assigned at once: their (rows, m) distances stay in cache instead of one N x m matrix
+
+
 def _assign(points: torch.Tensor, centres: torch.Tensor) -> torch.Tensor:
     """(N,) each point's nearest centre; the points farthest from theirs go to centres that got none."""
-    distances, assignment = ((centres * centres).sum(1)[None] - 2 * points @ centres.T).min(1)
+    norms = (centres * centres).sum(1)
+    distances, assignment = torch.empty(len(points)), torch.empty(len(points), dtype=torch.long)
+    for i in range(0, len(points), ASSIGN_ROWS):  # |c|^2 - 2 p.c per chunk: |p - c|^2 less the point's |p|^2
+        rows = slice(i, i + ASSIGN_ROWS)
+        torch.min(torch.addmm(norms, points[rows], centres.T, alpha=-2), 1, out=(distances[rows], assignment[rows]))
     empty = torch.bincount(assignment, minlength=len(centres)) == 0
     if empty.any():
         farthest = (distances + (points * points).sum(1)).topk(int(empty.sum())).indices
@@ -208,7 +215,10 @@ class RbfSvm:
         mean, scale = features.mean(0), features.std(0) + 1e-6
         fit, held = _holdout(labels, seed)
         order = np.concatenate([fit, held])  # the fitting part first: its rows of Z are a view, not a copy
-        x = torch.from_numpy((features[order] - mean) / scale).float()
+        x = features[order].astype(np.float32, copy=False)  # fancy indexing copies: standardise the copy in place
+        x -= mean
+        x /= scale
+        x = torch.from_numpy(x)
         basis = kmeans_landmarks(x[:len(fit)], landmarks, seed)
         gamma = median_gamma(x[:len(fit)], basis)
         factor = nystroem_factor(basis, gamma)
