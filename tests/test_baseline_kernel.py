@@ -7,8 +7,9 @@ import torch
 
 from ilsvrc.baseline import BaselineOptions, load_baseline
 from ilsvrc.baseline.command import fit_and_save
-from ilsvrc.baseline.kernel_svm import (KMEANS_ITERATIONS, Gram, RbfSvm, gram_matrix, kmeans_landmarks, nystroem_factor, nystroem_map,
-                                        rbf_kernel, signs, squared_distances, squared_hinge_svm)
+from ilsvrc.baseline.kernel_svm import (KMEANS_ITERATIONS, Gram, RbfSvm, _leading_map, _map, gram_matrix, kmeans_landmarks,
+                                        nystroem_factor, nystroem_map, rbf_kernel, signs, squared_distances,
+                                        squared_hinge_svm)
 from ilsvrc.baseline.svm import LinearSvm
 from ilsvrc.data.prepare import PackOptions, prepare
 from test_baseline import gratings
@@ -49,6 +50,21 @@ def test_with_every_image_a_landmark_the_map_gives_the_exact_kernel():
     x = torch.from_numpy(circles(40, 0)[0])
     z = nystroem_map(x, x, 0.5, nystroem_factor(x, 0.5))
     torch.testing.assert_close(z @ z.T, rbf_kernel(x, x, 0.5), atol=1e-4, rtol=0)
+
+
+def test_the_map_of_the_first_landmarks_is_the_full_maps_leading_block():
+    """C is tuned on the map of a landmark subset: the leading columns of the full map and of its Gram."""
+    rng = np.random.default_rng(1)
+    x = torch.from_numpy(rng.normal(size=(200, 6)).astype(np.float32))
+    landmarks = x[:40]
+    full = _map(x, landmarks, 0.2, nystroem_factor(landmarks, 0.2))
+    alone = _map(x, landmarks[:15], 0.2, nystroem_factor(landmarks[:15], 0.2))
+    y = signs(torch.from_numpy(rng.integers(0, 3, 200)), 3)
+    leading, gram = _leading_map(full, Gram.of(gram_matrix(full), full.T @ y), 15)
+    torch.testing.assert_close(leading, alone, atol=1e-4, rtol=1e-4)
+    torch.testing.assert_close(gram.zz, gram_matrix(alone).double(), atol=2e-3, rtol=1e-4)
+    torch.testing.assert_close(gram.zy, (alone.T @ y).double(), atol=2e-3, rtol=1e-4)
+    assert _leading_map(full, gram, 40)[0] is full
 
 
 def test_gram_matrix_by_syrk_equals_the_general_product():

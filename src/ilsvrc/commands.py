@@ -117,9 +117,9 @@ COMMANDS = [
                     help="fit on a stratified sample of N training images (default: all)"),
                 arg("--C", type=float, default=None,
                     help="linear SVM soft-margin constant (default 16; hog-rbf tunes its own C)"),
-                arg("--landmarks", type=int, default=8000, metavar="N",  # kernel_svm.DEFAULT_LANDMARKS: --help imports no torch
+                arg("--landmarks", type=int, default=10_000, metavar="N",  # kernel_svm.DEFAULT_LANDMARKS: --help imports no torch
                     help="hog-rbf: k-means centres of the training images spanning the Nystroem kernel map "
-                         "(default 8000)"),
+                         "(default 10000)"),
                 arg("--side", type=int, default=None, metavar="PIXELS",
                     help="bring images to PIXELS x PIXELS first (default: 28-px images as they are for HOG, "
                          "upscaled x2 for SIFT; photos 64 for HOG, 128 for SIFT)"),

@@ -174,7 +174,7 @@ def _fit(options: BaselineOptions, root: Path, data: str, timings: Timings) -> t
 
 
 # float64 (m + 1)^2 matrices the solver holds at once: K(L, L), two Grams and their sum, Cholesky factors
-# (measured peak RSS on 60,000 images: 5.3 GB at 6,000 landmarks, 7.2 GB at 8,000, of which 1.9 GB the map)
+# (measured peak RSS on 60,000 images: 5.3 GB at 6,000 landmarks, 7.2 GB at 8,000, 9.8 GB at 10,000: the map 2.4 GB)
 SOLVER_MATRICES = 8
 FEATURE_MEMORY_SHARE = 0.8  # of the physical memory, for the training features at their peak
 WEIGHT_BYTES = 32  # per class and feature while the linear SVMs are fitted (measured: ~25 at 20 classes)
