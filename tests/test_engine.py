@@ -290,7 +290,7 @@ def test_fast_preset_trains_and_its_flip_evaluation_is_reproduced(packed, tmp_pa
 
 
 def test_optimizers_use_the_fused_kernel_where_torch_has_one():
-    from ilsvrc.engine.train import fused_if_supported, make_optimizer
+    from ilsvrc.engine.build import fused_if_supported, make_optimizer
 
     config = load_config("fashion-mnist-lenet5")
     assert make_optimizer(config, torch.nn.Linear(3, 2)).defaults["fused"] is True

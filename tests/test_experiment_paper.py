@@ -11,7 +11,7 @@ import torch
 
 from ilsvrc.cli import main
 from ilsvrc.engine.pipeline import Pipeline
-from ilsvrc.engine.train import build_model
+from ilsvrc.engine.build import build_model
 from ilsvrc.errors import ConfigError
 from ilsvrc.experiment.catalogue import EXPERIMENTS
 from ilsvrc.experiment.command import run_experiment

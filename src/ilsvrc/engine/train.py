@@ -30,7 +30,7 @@ from ilsvrc.data.packing import ensure_packed
 from ilsvrc.data.readers.packed import PackedDataset
 from ilsvrc.engine import distributed, watch
 from ilsvrc.engine.allocator import large_blocks_kept
-from ilsvrc.engine.build import build_model, check_early_side, fused_if_supported, make_optimizer  # noqa: F401 (re-exported)
+from ilsvrc.engine.build import build_model, check_early_side, make_optimizer
 from ilsvrc.engine.checkpoint import check_new_run_folder, load_checkpoint, save_checkpoint
 from ilsvrc.engine.devices import autocast, device_for
 from ilsvrc.engine.distributed import World

@@ -13,7 +13,8 @@ import torch
 
 from ilsvrc.bench.timing import time_call
 from ilsvrc.engine.devices import pick_device
-from ilsvrc.engine.train import make_optimizer, make_step
+from ilsvrc.engine.build import make_optimizer
+from ilsvrc.engine.train import make_step
 from ilsvrc.experiment.runner import Context, arm_config
 from ilsvrc.experiment.scale import plan
 from ilsvrc.models import create_model
