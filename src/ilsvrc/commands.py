@@ -174,6 +174,14 @@ COMMANDS = [
                 arg("--repeats", type=int, default=5, help="interleaved repeats; the median is reported"),
                 JSON,
             ]),
+    Command(("bench", "features"), "ilsvrc.bench.features:features_command",
+            "the baseline's HOG + LBP features: batched numpy vs scikit-image image by image, same run", [
+                arg("--data", default="fashion-mnist", help="a dataset name or path (default fashion-mnist)"),
+                arg("--split", default="train", help="split to read the images from (default train)"),
+                arg("--images", type=int, default=2000, help="images described by both (default 2000)"),
+                arg("--repeats", type=int, default=3, help="interleaved repeats; the median is reported"),
+                JSON,
+            ]),
     Command(("data", "prepare"), "ilsvrc.data.prepare:prepare_command",
             "convert any dataset into the packed format that training reads", [
                 arg("source", help="a dataset name (fashion-mnist, mnist, ...) or a path in any known format"),
