@@ -9,7 +9,7 @@ from skimage.feature import hog, local_binary_pattern
 
 from ilsvrc.baseline import extractors
 from ilsvrc.baseline.extractors import HogExtractor
-from ilsvrc.baseline.features import (color_histogram, dense_sift, grayscale, hog_grid, hog_grid_batch,
+from ilsvrc.baseline.features import (color_histogram, dense_sift, grayscale, hog_grid, hog_grids_batch,
                                       lbp_codes_batch, lbp_histograms, lbp_histograms_batch, thumbnail)
 from ilsvrc.data.readers.idx import load_images
 
@@ -102,7 +102,7 @@ def sample_images(side: int) -> dict[str, np.ndarray]:
 def test_batched_hog_equals_hog_image_by_image(side, cells, orientations):
     for kind, grays in sample_images(side).items():
         expected = np.stack([hog_grid(gray, cells, orientations) for gray in grays])
-        np.testing.assert_allclose(hog_grid_batch(grays, cells, orientations), expected, rtol=1e-5, atol=1e-6,
+        np.testing.assert_allclose(hog_grids_batch(grays, (cells,), orientations), expected, rtol=1e-5, atol=1e-6,
                                    err_msg=kind)
 
 
@@ -111,7 +111,7 @@ def test_batched_hog_bins_orientations_in_double_precision():
     (25.71428571): scikit-image bins it below the boundary, as a double-precision comparison does."""
     gray = np.zeros((28, 28), np.uint8)
     gray[15, 14], gray[13, 14], gray[14, 15], gray[14, 13] = 172, 138, 161, 97
-    np.testing.assert_allclose(hog_grid_batch(gray[None], 7, 7)[0], hog_grid(gray, 7, 7), rtol=1e-5, atol=1e-6)
+    np.testing.assert_allclose(hog_grids_batch(gray[None], (7,), 7)[0], hog_grid(gray, 7, 7), rtol=1e-5, atol=1e-6)
 
 
 def test_batched_lbp_codes_equal_scikit_image_exactly():

@@ -162,11 +162,6 @@ def hog_grids_batch(grays: np.ndarray, grids: tuple[int, ...], orientations: int
                            for cell in sizes], axis=1)
 
 
-def hog_grid_batch(grays: np.ndarray, cells: int, orientations: int = 9, block: int = 2) -> np.ndarray:
-    """`hog_grid` of every image of (N, H, W) uint8: (N, F) float32."""
-    return hog_grids_batch(grays, (cells,), orientations, block)
-
-
 def _uniform_codes(points: int) -> np.ndarray:
     """Uniform LBP code of each bit pattern: its 1 bits if at most 2 changes, else points + 1.
     scikit-image counts changes without the wrap-around from the last bit to the first: the same test."""
