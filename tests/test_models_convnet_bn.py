@@ -113,17 +113,18 @@ def test_pooling_before_bn_and_relu_is_the_same_function_for_fixed_statistics():
         assert torch.allclose(block(x), pool(F.relu(bn(conv(x)))), atol=1e-6)
 
 
-@pytest.mark.parametrize("preset, widths, params", [("fashion-mnist-fast", (32, 64, 128), 288_170),
-                                                    ("fashion-mnist-fast-long", (48, 96, 192), 646_522)])
-def test_preset_models_have_the_parameter_counts_their_presets_state(preset, widths, params):
+@pytest.mark.parametrize("preset, stem, widths, params", [("fashion-mnist-fast", 0, (32, 64, 128), 288_170),
+                                                          ("fashion-mnist-fast-long", 16, (48, 96, 192), 653_178)])
+def test_preset_models_have_the_parameter_counts_their_presets_state(preset, stem, widths, params):
     from ilsvrc.config import load_config
 
     a, b, c = widths
     section = load_config(preset).model
     model = create_model(section.name, num_classes=10, in_channels=1, **section.options)
-    by_hand = conv_bn(1, a) + conv_bn(a, a) + conv_bn(a, b) + conv_bn(b, b) + conv_bn(b, c) + conv_bn(c, c) \
-        + c * 10 + 10
+    first = conv_bn(1, stem) + conv_bn(stem, a) if stem else conv_bn(1, a)
+    by_hand = first + conv_bn(a, a) + conv_bn(a, b) + conv_bn(b, b) + conv_bn(b, c) + conv_bn(c, c) + c * 10 + 10
     assert count(model) == by_hand == params
+    assert model(torch.randn(2, 1, 28, 28)).shape == (2, 10)
 
 
 def test_whitening_start_decorrelates_the_first_layers_view_of_the_images():
